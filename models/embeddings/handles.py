@@ -1,0 +1,70 @@
+"""Turns an embedding handle into a local SavedModel path the Trainer can load.
+
+A handle is one of:
+  * a registered name (the offline default `minilm-wordpiece-bag`), built once into a cache;
+  * a local SavedModel directory;
+  * a TF Hub URL (https://tfhub.dev/...), a Kaggle Models URL, or a short TF Hub handle
+    such as `google/nnlm-en-dim50/2`, fetched by tensorflow_hub into TFHUB_CACHE_DIR.
+Resolving happens once, when the pipeline is built, so a bad handle fails before any
+data is read, and every component sees the same local files.
+"""
+import os
+import pathlib
+import re
+import socket
+
+from models.embeddings import wordpiece_bag
+
+DEFAULT_HANDLE = wordpiece_bag.NAME
+_SHORT_HUB_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/\d+$")  # publisher/model/version
+
+
+class EmbeddingHandleError(ValueError):
+  """The handle cannot be turned into a loadable module."""
+
+
+def default_cache_dir() -> pathlib.Path:
+  base = os.environ.get("TFX_TEXT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tfx-text-pipeline")
+  return pathlib.Path(base) / "hub"
+
+
+def _is_remote(handle: str) -> bool:
+  return handle.startswith(("http://", "https://", "gs://")) or bool(_SHORT_HUB_HANDLE.match(handle))
+
+
+def resolve(handle: str, cache_dir: pathlib.Path | None = None) -> str:
+  """Returns an absolute local path to a TF2 SavedModel for `handle`."""
+  cache_dir = pathlib.Path(cache_dir or default_cache_dir())
+  if handle == wordpiece_bag.NAME:
+    path = cache_dir / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}"
+    if not (path / "saved_model.pb").exists():
+      wordpiece_bag.build(path)
+    return str(path)
+  local = pathlib.Path(handle).expanduser()
+  if local.exists():
+    if not (local / "saved_model.pb").exists():
+      raise EmbeddingHandleError(f"{local}: not a SavedModel directory (no saved_model.pb)")
+    return str(local.resolve())
+  if _is_remote(handle):
+    return _fetch(handle)
+  raise EmbeddingHandleError(
+      f"embedding handle {handle!r} is neither the registered name {wordpiece_bag.NAME!r}, "
+      f"an existing SavedModel directory, nor a TF Hub / Kaggle handle")
+
+
+def _fetch(handle: str) -> str:
+  import tensorflow_hub as hub  # pylint: disable=import-outside-toplevel
+  url = handle if "://" in handle else f"https://tfhub.dev/{handle}"
+  previous = socket.getdefaulttimeout()
+  socket.setdefaulttimeout(float(os.environ.get("TFX_TEXT_HUB_TIMEOUT", "20")))
+  try:
+    return hub.resolve(url)
+  except Exception as e:  # network, HTTP and format errors all end the same way
+    raise EmbeddingHandleError(
+        f"could not fetch embedding module {url} ({type(e).__name__}: {e}). Without a "
+        f"network, download the module elsewhere, unpack it, and pass the local "
+        f"SavedModel directory as the handle (--embedding /path/to/module), or point "
+        f"TFHUB_CACHE_DIR at a cache that already holds it. The offline default is "
+        f"{wordpiece_bag.NAME!r}.") from e
+  finally:
+    socket.setdefaulttimeout(previous)

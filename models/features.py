@@ -1,0 +1,19 @@
+"""Feature names shared by Transform, the Trainer, the Evaluator and serving.
+
+Raw column names are configurable (CSV input); everything after Transform uses the
+canonical transformed names below, so the model never depends on the input format.
+"""
+
+DEFAULT_TEXT_KEY = "text"
+DEFAULT_LABEL_KEY = "label"
+
+TEXT_XF = "text_xf"
+LABEL_XF = "label_xf"
+
+# Signature names of the exported model.
+SERVING_EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example -> probability
+SERVING_TEXT_SIGNATURE = "serving_text"          # raw strings -> probability
+TRANSFORM_SIGNATURE = "transform_features"       # serialized tf.Example -> transformed features (TFMA)
+EXAMPLES_INPUT = "examples"
+TEXT_INPUT = "text"
+PROBABILITY_OUTPUT = "probabilities"

@@ -1,0 +1,72 @@
+"""TFX Trainer module: trains the classifier on Transform's output and exports it.
+
+The exported SavedModel carries three signatures:
+  serving_default     serialized tf.Example -> {"probabilities": [batch, 1]}
+                      (TFMA, TF Serving Classify/Predict on examples)
+  serving_text        raw strings -> {"probabilities": [batch, 1]}
+                      (a REST/gRPC Predict client sending text)
+  transform_features  serialized tf.Example -> transformed features, label included
+                      (TFMA's preprocessing function, to read the integer label)
+"""
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  registers the tokenizer ops the embedding uses
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from models import features
+from models import model as model_lib
+from models import preprocessing
+
+
+def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle):
+  return fn_args.data_accessor.tf_dataset_factory(
+      file_pattern,
+      tfxio.TensorFlowDatasetOptions(
+          batch_size=batch_size, label_key=features.LABEL_XF, num_epochs=1, shuffle=shuffle,
+          shuffle_seed=0),
+      tf_transform_output.transformed_metadata.schema,
+  ).map(lambda x, y: (tf.reshape(x[features.TEXT_XF], [-1]), tf.reshape(y, [-1, 1])))
+
+
+def _signatures(model, tf_transform_output, label_key):
+  raw_spec = tf_transform_output.raw_feature_spec()
+  serving_spec = {k: v for k, v in raw_spec.items() if k != label_key}
+  model.tft_layer = tf_transform_output.transform_features_layer()
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
+  def serve_examples(examples):
+    transformed = model.tft_layer(tf.io.parse_example(examples, serving_spec))
+    text = tf.reshape(transformed[features.TEXT_XF], [-1])
+    return {features.PROBABILITY_OUTPUT: tf.sigmoid(model(text))}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.TEXT_INPUT)])
+  def serve_text(text):
+    return {features.PROBABILITY_OUTPUT: tf.sigmoid(model(preprocessing.clean_text(text)))}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
+  def transform_features(examples):
+    return model.tft_layer(tf.io.parse_example(examples, raw_spec))
+
+  return {
+      features.SERVING_EXAMPLES_SIGNATURE: serve_examples,
+      features.SERVING_TEXT_SIGNATURE: serve_text,
+      features.TRANSFORM_SIGNATURE: transform_features,
+  }
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  """TFX Trainer entry point."""
+  custom = fn_args.custom_config or {}
+  config = model_lib.ModelConfig.from_dict(custom.get("model", {}))
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True)
+  evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False)
+
+  model = model_lib.build_classifier(config, custom["embedding_path"])
+  model.fit(
+      train, validation_data=evaluation, epochs=config.epochs, verbose=2,
+      callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
+  model.save(fn_args.serving_model_dir, save_format="tf",
+             signatures=_signatures(model, tf_transform_output, custom["label_key"]))

