@@ -1,0 +1,1 @@
+"""The pipeline definition, its configuration and the runners that execute it."""

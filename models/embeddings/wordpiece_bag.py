@@ -20,15 +20,20 @@ import tensorflow_text as tf_text
 from models.embeddings import minilm_files
 
 NAME = "minilm-wordpiece-bag"
-VERSION = 1  # bump when the graph changes, so cached builds are rebuilt
+VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
 MAX_PIECES = 2048
 
 
-class WordPieceBag(tf.Module):
-  """Strings -> pooled pretrained word-piece embeddings."""
+class WordPieceBag(tf.train.Checkpoint):
+  """Strings -> pooled pretrained word-piece embeddings.
+
+  A tf.train.Checkpoint rather than a tf.Module: TF Hub's reusable-SavedModel format
+  needs `variables`, `trainable_variables` and `regularization_losses` saved as plain
+  attributes, which tf.Module computes as properties and does not save.
+  """
 
   def __init__(self, vocab: list[str], table, max_pieces: int = MAX_PIECES):
-    super().__init__(name="wordpiece_bag")
+    super().__init__()
     init = tf.lookup.KeyValueTensorInitializer(
         tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
     self._vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
@@ -38,6 +43,9 @@ class WordPieceBag(tf.Module):
     table = tf.concat([tf.constant(table, tf.float32), tf.zeros([1, table.shape[1]])], 0)
     self.embeddings = tf.Variable(table, trainable=True, name="embeddings")
     self._max_pieces = max_pieces
+    self.variables = [self.embeddings]
+    self.trainable_variables = [self.embeddings]
+    self.regularization_losses = []
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def __call__(self, texts):

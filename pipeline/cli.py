@@ -1,0 +1,92 @@
+"""Command line: `python -m pipeline.cli run [options]` (see README.md)."""
+import argparse
+import dataclasses
+import os
+import pathlib
+import re
+import sys
+
+from components.errors import AnomaliesFoundError, InputDataError
+from models.embeddings.handles import EmbeddingHandleError
+from models.embeddings.minilm_files import PretrainedFilesError
+from pipeline.config import DataConfig, GateConfig, PipelineConfig
+
+USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError)
+_ERROR_IN_TEXT = re.compile(r"(?:^|[.\s'\"])(" + "|".join(e.__name__ for e in USER_ERRORS) + r"): (.*)", re.S)
+
+
+def user_error_message(error: BaseException) -> str | None:
+  """The message of a user-facing error, also when Beam re-raised it as text."""
+  seen = error
+  while seen is not None:
+    if isinstance(seen, USER_ERRORS):
+      return f"{type(seen).__name__}: {seen}"
+    seen = seen.__cause__ or seen.__context__
+  match = _ERROR_IN_TEXT.search(str(error))
+  if match:
+    text = match.group(2).split(" [while running")[0].split("\n\nDuring handling")[0]
+    return f"{match.group(1)}: {text.strip()}"
+  return None
+
+
+def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
+  defaults = PipelineConfig()
+  p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the IMDB sentiment TFX pipeline.")
+  sub = p.add_subparsers(dest="command", required=True)
+  run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push")
+  run.add_argument("--data", default=defaults.data.path,
+                   help="aclImdb folder, aclImdb_v1.tar.gz, its URL, or a folder of CSV files (default: the bundled sample)")
+  run.add_argument("--format", default="auto", choices=["auto", "aclimdb", "csv"])
+  run.add_argument("--text-column", default=defaults.data.text_column)
+  run.add_argument("--label-column", default=defaults.data.label_column)
+  run.add_argument("--schema", default=defaults.schema_path, help="curated schema.pbtxt (default: schemas/imdb)")
+  run.add_argument("--infer-schema", action="store_true", help="infer the schema with SchemaGen instead")
+  run.add_argument("--runner", default="local", choices=["local", "beam"])
+  run.add_argument("--output-dir", default=defaults.output_dir)
+  run.add_argument("--name", default=defaults.name, help="pipeline name (separate MLMD history per name)")
+  run.add_argument("--embedding", default=defaults.model.embedding_handle,
+                   help="registered name, local SavedModel path, TF Hub URL or Kaggle/TF Hub handle")
+  run.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
+  run.add_argument("--epochs", type=int, default=defaults.model.epochs)
+  run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)
+  run.add_argument("--learning-rate", type=float, default=defaults.model.learning_rate)
+  run.add_argument("--min-accuracy", type=float, default=defaults.gate.min_accuracy)
+  run.add_argument("--min-auc", type=float, default=defaults.gate.min_auc)
+  run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
+  args = p.parse_args(argv)
+  config = PipelineConfig(
+      name=args.name,
+      output_dir=str(pathlib.Path(args.output_dir).resolve()),
+      schema_path=None if args.infer_schema else args.schema,
+      data=DataConfig(path=args.data, format=args.format, text_column=args.text_column,
+                      label_column=args.label_column),
+      model=dataclasses.replace(defaults.model, embedding_handle=args.embedding, trainable=not args.frozen,
+                                epochs=args.epochs, batch_size=args.batch_size,
+                                learning_rate=args.learning_rate),
+      gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
+  return config, args
+
+
+def main(argv=None) -> int:
+  config, args = parse_config(argv if argv is not None else sys.argv[1:])
+  from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TF)
+  runner.configure_logging(args.verbose)
+  print(f"[pipeline] {config.name}: data {config.data.path}, embedding {config.model.embedding_handle}, "
+        f"runner {args.runner}, outputs {config.output_dir}", flush=True)
+  try:
+    result = runner.run(config, args.runner)
+  except Exception as e:  # pylint: disable=broad-except
+    message = user_error_message(e)
+    if message is None:
+      raise
+    print(f"\n[pipeline] FAILED, nothing was pushed.\n{message}", file=sys.stderr, flush=True)
+    return 2
+  os.makedirs(config.output_dir, exist_ok=True)
+  with open(os.path.join(config.output_dir, "last_run.json"), "w") as f:
+    f.write(result.to_json())
+  print("\n" + result.table(), flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

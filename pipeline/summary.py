@@ -1,0 +1,93 @@
+"""What the user sees at the end of a run: test metrics, the gate's verdict, the push.
+
+Read back from ML Metadata and the Evaluator's TFMA output, i.e. from what the run
+actually recorded, not from in-memory state.
+"""
+import dataclasses
+import json
+from typing import Optional
+
+import tensorflow_model_analysis as tfma
+from tfx.orchestration import metadata
+from tfx.types import standard_artifacts
+
+METRICS = ("binary_accuracy", "auc", "example_count")
+
+
+@dataclasses.dataclass
+class RunSummary:
+  metrics: dict                     # overall test-split metrics of the candidate
+  blessed: bool
+  failures: list                    # why not blessed: one line per failed threshold
+  pushed_to: Optional[str]          # version directory, or None
+  evaluation_uri: str
+  wall_seconds: float = 0.0
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  def table(self) -> str:
+    rows = [("test accuracy", _fmt(self.metrics.get("binary_accuracy"))),
+            ("test AUC", _fmt(self.metrics.get("auc"))),
+            ("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
+            ("blessed", "yes" if self.blessed else "no")]
+    rows += [("why not", line) for line in self.failures]
+    rows += [("pushed to", self.pushed_to or "nothing pushed"),
+             ("evaluation", self.evaluation_uri),
+             ("wall time", f"{self.wall_seconds:.0f} s")]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _fmt(value, pattern="{:.4f}") -> str:
+  return "-" if value is None else pattern.format(value)
+
+
+def _latest(store, artifact_type) -> Optional[object]:
+  found = store.get_artifacts_by_type(artifact_type.TYPE_NAME)
+  return max(found, key=lambda a: a.id) if found else None
+
+
+def _overall(eval_result) -> dict:
+  for slice_key, metrics in eval_result.slicing_metrics:
+    if slice_key == ():
+      values = metrics.get("", {}).get("", {})
+      return {name: float(v.get("doubleValue", 0.0)) for name, v in values.items()
+              if name in METRICS and "doubleValue" in v}
+  return {}
+
+
+def _failures(validation) -> list:
+  lines = []
+  for per_slice in validation.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      key = failure.metric_key
+      kind = "change vs. baseline" if key.is_diff else "value"
+      threshold = failure.metric_threshold
+      bound = (threshold.change_threshold.absolute.value if key.is_diff
+               else threshold.value_threshold.lower_bound.value)
+      limit = f">= {bound:+.4f}" if key.is_diff else f">= {bound:.4f}"
+      lines.append(f"{key.name} {kind} {failure.metric_value.double_value.value:.4f}, required {limit}")
+  if not lines and not validation.validation_ok:
+    lines.append(f"validation failed without a metric failure: {validation}")
+  return lines
+
+
+def read(metadata_path: str) -> RunSummary:
+  """Summarises the newest evaluation, blessing and push recorded in MLMD."""
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+    evaluation = _latest(m.store, standard_artifacts.ModelEvaluation)
+    blessing = _latest(m.store, standard_artifacts.ModelBlessing)
+    pushed = _latest(m.store, standard_artifacts.PushedModel)
+  if evaluation is None:
+    raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
+  uri = evaluation.uri
+  eval_result = tfma.load_eval_result(uri)
+  metrics = _overall(eval_result)
+  blessed = bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
+  push_dir = None
+  if pushed and pushed.custom_properties["pushed"].int_value == 1:
+    push_dir = pushed.custom_properties["pushed_destination"].string_value
+  return RunSummary(metrics=metrics, blessed=blessed,
+                    failures=[] if blessed else _failures(tfma.load_validation_result(uri)),
+                    pushed_to=push_dir, evaluation_uri=uri)
