@@ -21,6 +21,7 @@ class ModelConfig:
   trainable: bool = True
   hidden_units: int = 16
   epochs: int = 2
+  patience: int = 1            # early stopping on the eval split's loss
   batch_size: int = 64
   learning_rate: float = 1e-3
   seed: int = 42

@@ -18,6 +18,7 @@ from tfx_bsl.public import tfxio
 from models import features
 from models import model as model_lib
 from models import preprocessing
+from models.embeddings import handles
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle):
@@ -64,9 +65,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True)
   evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False)
 
-  model = model_lib.build_classifier(config, custom["embedding_path"])
+  model = model_lib.build_classifier(config, handles.resolve(config.embedding_handle))
   model.fit(
       train, validation_data=evaluation, epochs=config.epochs, verbose=2,
-      callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
+      callbacks=[
+          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+          # The eval split (never the test split) picks the epoch: fine-tuned embeddings
+          # overfit IMDB after one or two passes.
+          keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                        restore_best_weights=True)])
   model.save(fn_args.serving_model_dir, save_format="tf",
              signatures=_signatures(model, tf_transform_output, custom["label_key"]))

@@ -52,7 +52,7 @@ class PipelineConfig:
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
   beam_args: tuple[str, ...] = IN_PROCESS_BEAM_ARGS
-  cache_dir: str = str(handles.default_cache_dir().parent)
+  cache_dir: str = str(handles.default_cache_dir().parent)  # extracted/downloaded datasets
 
   @property
   def pipeline_root(self) -> str:
@@ -69,3 +69,22 @@ class PipelineConfig:
 
   def replace(self, **changes) -> "PipelineConfig":
     return dataclasses.replace(self, **changes)
+
+
+def config_from_env(environ=None) -> PipelineConfig:
+  """PipelineConfig with overrides from TFX_TEXT_DATA, TFX_TEXT_OUTPUT_DIR, TFX_TEXT_NAME,
+  TFX_TEXT_EMBEDDING and TFX_TEXT_EPOCHS: how the tfx CLI's pipeline files are configured."""
+  env = os.environ if environ is None else environ
+  config = PipelineConfig()
+  if "TFX_TEXT_DATA" in env:
+    config = config.replace(data=dataclasses.replace(config.data, path=env["TFX_TEXT_DATA"]))
+  if "TFX_TEXT_OUTPUT_DIR" in env:
+    config = config.replace(output_dir=env["TFX_TEXT_OUTPUT_DIR"])
+  if "TFX_TEXT_NAME" in env:
+    config = config.replace(name=env["TFX_TEXT_NAME"])
+  model_changes = {}
+  if "TFX_TEXT_EMBEDDING" in env:
+    model_changes["embedding_handle"] = env["TFX_TEXT_EMBEDDING"]
+  if "TFX_TEXT_EPOCHS" in env:
+    model_changes["epochs"] = int(env["TFX_TEXT_EPOCHS"])
+  return config.replace(model=dataclasses.replace(config.model, **model_changes)) if model_changes else config

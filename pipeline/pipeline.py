@@ -33,6 +33,13 @@ def schema_class_names(schema_path: str, label_column: str) -> Optional[tuple[st
   return None
 
 
+def label_vocabulary(config: PipelineConfig, data: inputs.ResolvedInput) -> tuple[str, ...]:
+  """The curated schema's label domain is the contract; else the classes in the data."""
+  if config.schema_path:
+    return schema_class_names(config.schema_path, config.data.label_column) or data.class_names
+  return data.class_names
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
   """Blesses only above the floors and within the allowed drop from the baseline."""
   gate = config.gate
@@ -58,9 +65,17 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
       ])])
 
 
-def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput, embedding_path: str,
+def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
                     beam_pipeline_args: Optional[Sequence[str]] = None) -> tfx.dsl.Pipeline:
-  """Builds the pipeline for already-resolved data and embedding (see pipeline/run.py)."""
+  """Builds the pipeline for already-resolved data (see pipeline/run.py).
+
+  `data.class_names` is the label vocabulary Transform maps to ids 0..n-1; with a
+  curated schema it is the schema's label domain (see label_vocabulary).
+
+  The Trainer resolves the embedding handle where it runs (a cached build of the
+  registered module, a local path, or a hub download), so the same definition works
+  on this machine and in a Kubeflow container.
+  """
   if data.format == inputs.CSV:
     example_gen = tfx.components.CsvExampleGen(
         input_base=data.input_base,
@@ -77,11 +92,10 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput, embeddin
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   if config.schema_path:
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
-    class_names = schema_class_names(config.schema_path, config.data.label_column) or data.class_names
   else:
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
-    class_names = data.class_names
+  class_names = list(data.class_names)
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
   anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
@@ -93,7 +107,7 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput, embeddin
       preprocessing_fn=TRANSFORM_FN,
       splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
       custom_config={"text_key": config.data.text_column, "label_key": config.data.label_column,
-                     "class_names": list(class_names)})
+                     "class_names": class_names})
   transform.add_upstream_node(anomalies_gate)
 
   trainer = tfx.components.Trainer(
@@ -103,8 +117,8 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput, embeddin
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=["train"]),
       eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-      custom_config={"model": dataclasses.asdict(config.model), "embedding_path": embedding_path,
-                     "label_key": config.data.label_column, "class_names": list(class_names)})
+      custom_config={"model": dataclasses.asdict(config.model),
+                     "label_key": config.data.label_column, "class_names": class_names})
 
   baseline = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -5,8 +5,8 @@ thing. Progress lines come from the orchestrators' own "Component X is running /
 finished" log records; everything else TF and Beam log is kept out of the terminal
 unless verbose.
 """
+import dataclasses
 import logging
-import os
 import sys
 import time
 
@@ -55,14 +55,20 @@ def configure_logging(verbose: bool = False) -> None:
   root.handlers = [handler]
   root.setLevel(logging.INFO)
   absl_logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
+  tf_logger = logging.getLogger("tensorflow")  # has its own stderr handler otherwise
+  tf_logger.handlers, tf_logger.propagate = [], True
 
 
 def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx.dsl.Pipeline:
-  """Checks the data and the embedding handle, then defines the pipeline."""
+  """Checks the data and the embedding handle, then defines the pipeline.
+
+  Resolving the handle here fails a bad one before any data is read, and builds the
+  default module into the cache the Trainer then reuses.
+  """
   data = inputs.resolve(config.data, config.cache_dir)
-  embedding_path = handles.resolve(config.model.embedding_handle,
-                                   os.path.join(config.cache_dir, "hub"))
-  return pipeline_def.create_pipeline(config, data, embedding_path, beam_pipeline_args)
+  data = dataclasses.replace(data, class_names=pipeline_def.label_vocabulary(config, data))
+  handles.resolve(config.model.embedding_handle)
+  return pipeline_def.create_pipeline(config, data, beam_pipeline_args)
 
 
 def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:

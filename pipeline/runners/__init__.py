@@ -1,0 +1,1 @@
+"""Pipeline files for the `tfx` CLI, one per orchestrator (as in TFX's templates)."""

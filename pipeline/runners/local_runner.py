@@ -1,0 +1,16 @@
+"""The pipeline under LocalDagRunner, for the tfx CLI:
+
+    tfx pipeline create --engine local --pipeline_path pipeline/runners/local_runner.py
+    tfx run create --engine local --pipeline_name imdb-sentiment
+
+Settings come from PipelineConfig, overridable through TFX_TEXT_* variables
+(pipeline/config.py: config_from_env).
+"""
+from tfx import v1 as tfx
+
+from pipeline import run
+from pipeline.config import config_from_env
+
+if __name__ == "__main__":
+  run.configure_logging()
+  tfx.orchestration.LocalDagRunner().run(run.build(config_from_env()))

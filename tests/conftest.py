@@ -1,0 +1,42 @@
+"""Shared fixtures: small aclImdb-layout datasets cut from the bundled sample."""
+import dataclasses
+import pathlib
+import shutil
+
+import pytest
+
+from pipeline.config import DataConfig, GateConfig, PipelineConfig, REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "imdb_sample"
+
+POSITIVE = "An absolutely wonderful film: brilliant acting, a moving story and a beautiful score. I loved every minute and would happily watch it again."
+NEGATIVE = "A terrible, boring mess. The acting was awful, the plot made no sense and I wanted my money back. The worst film I have seen in years."
+
+
+def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
+  """Copies the first N reviews of each split/class of the sample into root."""
+  for split, n in per_class.items():
+    for label in ("neg", "pos"):
+      target = root / split / label
+      target.mkdir(parents=True)
+      for path in sorted((SAMPLE / split / label).glob("*.txt"))[:n]:
+        shutil.copy(path, target / path.name)
+  return root
+
+
+@pytest.fixture
+def tiny_imdb(tmp_path) -> pathlib.Path:
+  return make_aclimdb(tmp_path / "aclImdb", {"train": 40, "test": 20})
+
+
+def fast_config(data_path, output_dir, **changes) -> PipelineConfig:
+  """One short epoch and floors any model passes: for tests of the plumbing."""
+  base = PipelineConfig(output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
+                        gate=GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
+  base = base.replace(model=dataclasses.replace(base.model, epochs=1, batch_size=16))
+  return base.replace(**changes)
+
+
+def pushed_versions(config: PipelineConfig) -> list:
+  base = pathlib.Path(config.serving_model_dir)
+  return sorted(p.name for p in base.iterdir()) if base.exists() else []

@@ -1,0 +1,43 @@
+"""Bad data through the real components: a clear error naming the problem, no push."""
+import pytest
+
+from components.errors import AnomaliesFoundError, InputDataError
+from pipeline import cli
+from pipeline import run
+from tests.conftest import fast_config, pushed_versions
+
+
+def _run_expecting(config, error_type, pattern):
+  with pytest.raises(Exception) as info:
+    run.run(config)
+  message = cli.user_error_message(info.value)
+  assert message is not None, f"not reported as a user error: {info.value!r}"
+  assert message.startswith(error_type.__name__)
+  assert pattern in message, message
+  assert pushed_versions(config) == []
+  return message
+
+
+def test_empty_review_file(tiny_imdb, tmp_path):
+  bad = tiny_imdb / "train" / "neg" / "99999_1.txt"
+  bad.write_text("  \n")
+  _run_expecting(fast_config(tiny_imdb, tmp_path / "out"), InputDataError, f"{bad}: empty review file")
+
+
+def test_non_utf8_review_file(tiny_imdb, tmp_path):
+  bad = tiny_imdb / "test" / "pos" / "99999_9.txt"
+  bad.write_bytes(b"Great film \xff\xfe really")
+  _run_expecting(fast_config(tiny_imdb, tmp_path / "out"), InputDataError, f"{bad}: not valid UTF-8 (byte 11")
+
+
+def test_label_outside_schema_stops_before_transform(tiny_imdb, tmp_path):
+  for split in ("train", "test"):
+    extra = tiny_imdb / split / "neutral"
+    extra.mkdir()
+    (extra / "1_5.txt").write_text("It was fine, I suppose.")
+  config = fast_config(tiny_imdb, tmp_path / "out")
+  message = _run_expecting(config, AnomaliesFoundError, "feature 'label': Unexpected string values")
+  assert "neutral" in message and str(tiny_imdb) in message
+  # The gate stopped the run: Transform and Trainer never wrote anything.
+  assert not (tmp_path / "out" / "pipelines" / config.name / "Trainer").exists()
+  assert not (tmp_path / "out" / "pipelines" / config.name / "Transform").exists()

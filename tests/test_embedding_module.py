@@ -1,0 +1,101 @@
+"""The offline default hub module: signature, hub compatibility, pretrained files."""
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_hub as hub
+import tf_keras as keras
+
+from models.embeddings import handles
+from models.embeddings import minilm_files
+from models.embeddings import wordpiece_bag
+
+
+@pytest.fixture(scope="module")
+def module_path():
+  return handles.resolve(handles.DEFAULT_HANDLE)
+
+
+@pytest.mark.parametrize("batch", [[], ["one review"], ["a", "b c", "d e f", "g"] * 8])
+def test_signature_shape_and_dtype(module_path, batch):
+  out = hub.load(module_path)(tf.constant(batch, dtype=tf.string))
+  assert out.dtype == tf.float32
+  assert out.shape == (len(batch), 384)
+
+
+def test_edge_inputs_are_finite(module_path):
+  texts = ["", "   ", "x" * 100_000, "Ünïcödé ☃ 映画 😀", "<br /><br />"]
+  out = hub.load(module_path)(tf.constant(texts)).numpy()
+  assert np.isfinite(out).all()
+  assert np.allclose(out[0], 0.0)  # no word pieces: the zero vector, not NaN
+
+
+def test_vectors_come_from_the_pretrained_table(module_path):
+  """'good' is one MiniLM word piece, so its vector is that row of the table."""
+  files = minilm_files.verified_files()
+  vocab = minilm_files.load_vocab(files["vocab.txt"])
+  table = minilm_files.load_word_embeddings(files["model.safetensors"])
+  out = hub.load(module_path)(tf.constant(["Good"])).numpy()[0]
+  np.testing.assert_allclose(out, table[vocab.index("good")], rtol=1e-6)
+  # Similar words are closer than unrelated ones in the pretrained space.
+  good, great, table_word = (hub.load(module_path)(tf.constant([w])).numpy()[0] for w in ("good", "great", "table"))
+  cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+  assert cos(good, great) > cos(good, table_word)
+
+
+def test_keras_layer_trainable_and_frozen(module_path):
+  trainable = hub.KerasLayer(module_path, trainable=True)
+  frozen = hub.KerasLayer(module_path, trainable=False)
+  x = tf.constant(["a fine film"])
+  assert trainable(x).shape == (1, 384) and frozen(x).shape == (1, 384)
+  assert len(trainable.trainable_weights) == 1 and len(frozen.trainable_weights) == 0
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(trainable(x))
+  grad = tape.gradient(loss, trainable.trainable_weights[0])
+  assert grad is not None
+
+
+def test_hash_mismatch_names_the_file(tmp_path):
+  source = minilm_files.model_dir()
+  for name in minilm_files.SHA256:
+    shutil.copy(source / name, tmp_path / name)
+  with open(tmp_path / "vocab.txt", "a") as f:
+    f.write("tampered\n")
+  with pytest.raises(minilm_files.PretrainedFilesError, match=r"vocab.txt: SHA-256 mismatch"):
+    minilm_files.verified_files(tmp_path)
+
+
+def test_missing_file_is_named(tmp_path):
+  with pytest.raises(minilm_files.PretrainedFilesError, match=r"model.safetensors: missing"):
+    minilm_files.verified_files(tmp_path)
+
+
+def test_build_is_cached(tmp_path):
+  first = handles.resolve(handles.DEFAULT_HANDLE, tmp_path)
+  stamp = (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns
+  assert handles.resolve(handles.DEFAULT_HANDLE, tmp_path) == first
+  assert (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns == stamp
+
+
+def test_local_path_handle(module_path, tmp_path):
+  assert handles.resolve(module_path) == module_path
+  with pytest.raises(handles.EmbeddingHandleError, match="not a SavedModel directory"):
+    handles.resolve(str(tmp_path))
+
+
+def test_remote_handle_offline_says_how_to_use_a_local_module(monkeypatch, tmp_path):
+  monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+  monkeypatch.setenv("TFX_TEXT_HUB_TIMEOUT", "5")
+  try:
+    path = handles.resolve("google/nnlm-en-dim50/2")
+  except handles.EmbeddingHandleError as e:
+    assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(e)
+    assert "local SavedModel directory" in str(e)
+  else:  # a machine with a network really fetched it
+    assert (tmp_path / path).exists() or path
+
+
+def test_unknown_handle_is_rejected():
+  with pytest.raises(handles.EmbeddingHandleError, match="neither the registered name"):
+    handles.resolve("no-such-embedding")

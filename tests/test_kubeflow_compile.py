@@ -1,0 +1,20 @@
+"""The pipeline compiles to a Kubeflow Pipelines v2 spec with the gate wired in."""
+import json
+
+from kubeflow import kubeflow_runner
+
+
+def test_compiles_with_every_component_and_the_gate(tmp_path):
+  out = kubeflow_runner.compile_pipeline("registry/tfx-text:1", "gs://b/aclImdb", "gs://b/tfx",
+                                         str(tmp_path / "spec.json"))
+  spec = json.loads(open(out).read())["pipelineSpec"]
+  tasks = spec["root"]["dag"]["tasks"]
+  for name in ("ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+               "Transform", "Trainer", "Evaluator", "Pusher"):
+    assert name in tasks, name
+  assert "AnomaliesGate" in tasks["Transform"].get("dependentTasks", [])
+  images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
+  assert images == {"registry/tfx-text:1"}
+  text = json.dumps(spec)
+  assert "/pipeline/schemas/imdb/schema.pbtxt" in text and "gs://b/aclImdb" in text
+  assert "gs://b/tfx/serving/imdb_sentiment" in text

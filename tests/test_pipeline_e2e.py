@@ -1,0 +1,87 @@
+"""The whole pipeline on the real components, then the pushed model as a client sees it."""
+import dataclasses
+import json
+import pathlib
+
+import pytest
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
+
+from models import features
+from pipeline import cli
+from pipeline import run
+from pipeline.config import PipelineConfig
+from tests.conftest import NEGATIVE, POSITIVE, SAMPLE, fast_config, pushed_versions
+
+pytestmark = pytest.mark.slow
+
+
+def _example(text: str) -> bytes:
+  return tf.train.Example(features=tf.train.Features(feature={
+      "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))})).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+  """The main job as the README runs it (CLI, bundled sample, default config)."""
+  out = tmp_path_factory.mktemp("run")
+  assert cli.main(["run", "--output-dir", str(out)]) == 0
+  config = PipelineConfig(output_dir=str(out))
+  return config, json.loads((out / "last_run.json").read_text())
+
+
+def test_sample_run_blesses_and_pushes(sample_run):
+  config, summary = sample_run
+  assert summary["blessed"] is True
+  assert summary["metrics"]["example_count"] == 1000  # the sample's test split
+  assert summary["metrics"]["binary_accuracy"] >= config.gate.min_accuracy
+  assert summary["metrics"]["auc"] >= config.gate.min_auc
+  versions = pushed_versions(config)
+  assert len(versions) == 1
+  assert summary["pushed_to"] == str(pathlib.Path(config.serving_model_dir) / versions[0])
+  assert (pathlib.Path(summary["pushed_to"]) / "saved_model.pb").exists()
+
+
+def test_pushed_model_scores_through_both_signatures(sample_run):
+  _, summary = sample_run
+  model = tf.saved_model.load(summary["pushed_to"])
+  by_examples = model.signatures[features.SERVING_EXAMPLES_SIGNATURE](
+      **{features.EXAMPLES_INPUT: tf.constant([_example(POSITIVE), _example(NEGATIVE)])})
+  by_text = model.signatures[features.SERVING_TEXT_SIGNATURE](
+      **{features.TEXT_INPUT: tf.constant([POSITIVE, NEGATIVE])})
+  p_examples = by_examples[features.PROBABILITY_OUTPUT].numpy().ravel()
+  p_text = by_text[features.PROBABILITY_OUTPUT].numpy().ravel()
+  assert p_examples[0] > 0.5 > p_examples[1]
+  assert p_text[0] > p_text[1]
+  # Same cleanup on both paths: the two signatures agree.
+  tf.debugging.assert_near(p_examples, p_text, atol=1e-6)
+  assert ((p_examples >= 0) & (p_examples <= 1)).all()
+
+
+def test_transform_signature_yields_label_ids(sample_run):
+  _, summary = sample_run
+  model = tf.saved_model.load(summary["pushed_to"])
+  raw = tf.train.Example(features=tf.train.Features(feature={
+      "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"Fine.<br />Good."])),
+      "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"pos"]))})).SerializeToString()
+  out = model.signatures[features.TRANSFORM_SIGNATURE](**{features.EXAMPLES_INPUT: tf.constant([raw])})
+  assert out[features.LABEL_XF].numpy().ravel().tolist() == [1]
+  assert out[features.TEXT_XF].numpy().ravel().tolist() == [b"Fine. Good."]
+
+
+def test_csv_input_with_custom_columns(tmp_path):
+  import csv
+  folder = tmp_path / "csv"
+  folder.mkdir()
+  with open(folder / "reviews.csv", "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["id", "review", "sentiment"])
+    for split, n in (("train", 60), ("test", 20)):
+      for label in ("neg", "pos"):
+        for i, path in enumerate(sorted((SAMPLE / split / label).glob("*.txt"))[:n]):
+          writer.writerow([f"{split}-{label}-{i}", path.read_text(), label])
+  config = fast_config(folder, tmp_path / "out", schema_path=None)
+  config = config.replace(data=dataclasses.replace(config.data, text_column="review", label_column="sentiment"))
+  summary = run.run(config)
+  assert summary.metrics["example_count"] > 0
+  assert summary.blessed and summary.pushed_to

@@ -1,0 +1,33 @@
+import tensorflow as tf
+
+from models import features
+from models import preprocessing
+
+
+def test_clean_text_removes_html_breaks_and_folds_whitespace():
+  raw = tf.constant(["Great film.<br /><br />Loved it!", "  a\t\tb\n c  ", "x<BR/>y<br>z", ""])
+  cleaned = [t.decode() for t in preprocessing.clean_text(raw).numpy()]
+  assert cleaned == ["Great film. Loved it!", "a b c", "x y z", ""]
+
+
+def test_clean_text_keeps_non_ascii():
+  assert preprocessing.clean_text(tf.constant(["Amélie — très bien"])).numpy()[0].decode() == "Amélie — très bien"
+
+
+def test_label_to_id_follows_class_order_and_flags_unknown():
+  ids = preprocessing.label_to_id(tf.constant(["neg", "pos", "meh"]), ["neg", "pos"])
+  assert ids.numpy().tolist() == [0, 1, -1]
+
+
+def test_preprocessing_fn_reads_configured_columns():
+  inputs = {"review": tf.constant([["Good<br />movie"]]), "sentiment": tf.constant([["pos"]])}
+  out = preprocessing.preprocessing_fn(
+      inputs, {"text_key": "review", "label_key": "sentiment", "class_names": ["neg", "pos"]})
+  assert out[features.TEXT_XF].numpy().tolist() == [b"Good movie"]
+  assert out[features.LABEL_XF].numpy().tolist() == [1]
+
+
+def test_preprocessing_fn_accepts_sparse_text():
+  sparse = tf.sparse.from_dense(tf.constant([["a  b"]]))
+  out = preprocessing.preprocessing_fn({"text": sparse, "label": tf.constant([["neg"]])}, {"class_names": ["neg", "pos"]})
+  assert out[features.TEXT_XF].numpy().tolist() == [b"a b"]
