@@ -28,7 +28,6 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str) -> str:
   classes = pipeline_def.label_vocabulary(local, inputs.ResolvedInput(inputs.ACLIMDB, data, (), data))
   definition = pipeline_def.create_pipeline(
       config, inputs.ResolvedInput(inputs.ACLIMDB, data, classes, data), list(MULTI_PROCESS_BEAM_ARGS))
-  definition.metadata_connection_config = None  # KFP provides ML Metadata in the cluster
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=os.path.dirname(os.path.abspath(output_file)),

@@ -66,11 +66,13 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
-                    beam_pipeline_args: Optional[Sequence[str]] = None) -> tfx.dsl.Pipeline:
+                    beam_pipeline_args: Optional[Sequence[str]] = None,
+                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
   """Builds the pipeline for already-resolved data (see pipeline/run.py).
 
   `data.class_names` is the label vocabulary Transform maps to ids 0..n-1; with a
   curated schema it is the schema's label domain (see label_vocabulary).
+  ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own.
 
   The Trainer resolves the embedding handle where it runs (a cached build of the
   registered module, a local path, or a hub download), so the same definition works
@@ -145,6 +147,5 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                   transform, trainer, baseline, evaluator, pusher],
       enable_cache=False,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path),
+      metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.beam_args))

@@ -68,7 +68,9 @@ def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx.dsl.Pipeline:
   data = inputs.resolve(config.data, config.cache_dir)
   data = dataclasses.replace(data, class_names=pipeline_def.label_vocabulary(config, data))
   handles.resolve(config.model.embedding_handle)
-  return pipeline_def.create_pipeline(config, data, beam_pipeline_args)
+  return pipeline_def.create_pipeline(
+      config, data, beam_pipeline_args,
+      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
 
 
 def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:
