@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam test test-fast bench-full schema kubeflow lock clean
+.PHONY: setup run run-beam test test-fast bench bench-full schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -20,8 +20,11 @@ test: setup       ## every test (unit, bad input, end to end, orchestrators)
 test-fast: setup  ## tests that do not run the whole pipeline
 	$(ENV) run python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench-full: setup ## full IMDB (25k test reviews): writes BENCHMARKS.md's table row
-	$(ENV) run python -m benchmarks.full_imdb $(ARGS)
+bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md (ARGS: cli flags)
+	$(ENV) run python -m benchmarks.pipeline_bench $(ARGS)
+
+bench-full: setup ## the full IMDB benchmark (25k official test reviews)
+	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --epochs 3 --batch-size 128
 
 schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb/schema.inferred.pbtxt
 	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb/schema.inferred.pbtxt

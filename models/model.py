@@ -20,7 +20,7 @@ class ModelConfig:
   embedding_handle: str = "minilm-wordpiece-bag"
   trainable: bool = True
   hidden_units: int = 16
-  epochs: int = 2
+  epochs: int = 5              # an upper bound: early stopping picks the epoch
   patience: int = 1            # early stopping on the eval split's loss
   batch_size: int = 64
   learning_rate: float = 1e-3

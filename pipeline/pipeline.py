@@ -33,6 +33,22 @@ def schema_class_names(schema_path: str, label_column: str) -> Optional[tuple[st
   return None
 
 
+def make_example_gen(config: PipelineConfig, data: inputs.ResolvedInput):
+  """aclImdb folders: train/eval from aclImdb/train by hash, test from aclImdb/test.
+  CSV: one pool split 80/10/10 by hash."""
+  if data.format == inputs.CSV:
+    return tfx.components.CsvExampleGen(
+        input_base=data.input_base,
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name="train", hash_buckets=8),
+            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1),
+            tfx.proto.SplitConfig.Split(name="test", hash_buckets=1)])))
+  return ImdbExampleGen(
+      input_base=data.input_base,
+      split_percent={"train": 100 - config.data.eval_percent, "eval": config.data.eval_percent},
+      ignored_folders=config.data.ignored_folders)
+
+
 def label_vocabulary(config: PipelineConfig, data: inputs.ResolvedInput) -> tuple[str, ...]:
   """The curated schema's label domain is the contract; else the classes in the data."""
   if config.schema_path:
@@ -78,19 +94,7 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
   registered module, a local path, or a hub download), so the same definition works
   on this machine and in a Kubeflow container.
   """
-  if data.format == inputs.CSV:
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=data.input_base,
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-            tfx.proto.SplitConfig.Split(name="train", hash_buckets=8),
-            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1),
-            tfx.proto.SplitConfig.Split(name="test", hash_buckets=1)])))
-  else:
-    example_gen = ImdbExampleGen(
-        input_base=data.input_base,
-        split_percent={"train": 100 - config.data.eval_percent, "eval": config.data.eval_percent},
-        ignored_folders=config.data.ignored_folders)
-
+  example_gen = make_example_gen(config, data)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   if config.schema_path:
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)

@@ -65,3 +65,17 @@ def test_csv_labels_found(tmp_path):
 def test_offline_url_fails_clearly(tmp_path):
   with pytest.raises(InputDataError, match=r"download failed .*pass its local path"):
     inputs.resolve(DataConfig(path="http://127.0.0.1:9/aclImdb_v1.tar.gz"), str(tmp_path / "c"))
+
+
+def test_inferred_schema_matches_the_curated_contract(tiny_imdb, tmp_path):
+  """SchemaGen on data agrees with the committed schema on names, types and labels."""
+  from tensorflow_metadata.proto.v0 import schema_pb2
+  from tfx.utils import io_utils
+  from pipeline.config import PipelineConfig
+  from pipeline.infer_schema import infer
+  inferred = io_utils.parse_pbtxt_file(infer(str(tiny_imdb), str(tmp_path / "s.pbtxt")), schema_pb2.Schema())
+  curated = io_utils.parse_pbtxt_file(PipelineConfig().schema_path, schema_pb2.Schema())
+  shape = lambda s: {(f.name, f.type) for f in s.feature}
+  assert shape(inferred) == shape(curated)
+  domains = lambda s: {d.name: sorted(d.value) for d in s.string_domain}
+  assert domains(inferred)["label"] == domains(curated)["label"] == ["neg", "pos"]
