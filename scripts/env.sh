@@ -9,7 +9,9 @@
 # userland built with debootstrap, entered with private mounts (unshare -m), so
 # nothing stays mounted after a command ends. Both live in the cache folder
 # $TFX_TEXT_CACHE (default ~/.cache/tfx-text-pipeline) and are reused: a second
-# setup only checks stamps and takes seconds.
+# setup only checks stamps and takes seconds. The environment is shared by every
+# checkout on the machine, so the project is not installed into it: `run` puts the
+# checkout it was called from on PYTHONPATH (Beam workers and the tfx CLI inherit it).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +39,7 @@ mode() {
   esac
 }
 
-lock_hash() { cat "$PINS" "$LOCK" "$REPO/pyproject.toml" 2>/dev/null | sha256sum | cut -c1-16; echo "$NODEPS" >/dev/null; }
+lock_hash() { { cat "$PINS" "$LOCK" 2>/dev/null; echo "$NODEPS"; } | sha256sum | cut -c1-16; }
 
 # --- pip inside whichever python the mode uses --------------------------------
 pip_install_script() {
@@ -54,7 +56,6 @@ else
   "$venv/bin/pip" install -q -r requirements/pins.txt
 fi
 "$venv/bin/pip" install -q --no-deps $NODEPS
-"$venv/bin/pip" install -q --no-deps -e .
 SH
 }
 
@@ -72,7 +73,7 @@ setup_venv() {
 
 run_venv() {
   cd "$REPO"
-  export TF_USE_LEGACY_KERAS=1 PATH="$VENV_HOST/bin:$PATH" VIRTUAL_ENV="$VENV_HOST"
+  export TF_USE_LEGACY_KERAS=1 PATH="$VENV_HOST/bin:$PATH" VIRTUAL_ENV="$VENV_HOST" PYTHONPATH="$REPO"
   exec "$@"
 }
 
@@ -101,7 +102,7 @@ in_rootfs() {
     $binds
     exec chroot '$ROOTFS' /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=\"\${TERM:-dumb}\" \
       PATH=$VENV_IN/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      VIRTUAL_ENV=$VENV_IN TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
+      VIRTUAL_ENV=$VENV_IN PYTHONPATH='$REPO' TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
       CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
       /bin/bash -c \"\$0\" " "$cmd"
