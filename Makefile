@@ -24,7 +24,7 @@ bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md 
 	$(ENV) run python -m benchmarks.pipeline_bench $(ARGS)
 
 bench-full: setup ## the full IMDB benchmark (25k official test reviews)
-	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --epochs 3 --batch-size 128
+	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --batch-size 128
 
 schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb/schema.inferred.pbtxt
 	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb/schema.inferred.pbtxt

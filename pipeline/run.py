@@ -17,7 +17,7 @@ from models.embeddings import handles
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
 from pipeline import summary
-from pipeline.config import PipelineConfig
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS, PipelineConfig
 
 LOCAL = "local"
 BEAM = "beam"
@@ -75,19 +75,14 @@ def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx.dsl.Pipeline:
 
 def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:
   """Runs the whole pipeline and returns what the run recorded."""
-  start = time.time()
-  beam_args = None
-  if runner == BEAM:
-    from pipeline.config import MULTI_PROCESS_BEAM_ARGS  # pylint: disable=import-outside-toplevel
-    beam_args = list(MULTI_PROCESS_BEAM_ARGS)
-  definition = build(config, beam_args)
-  if runner == LOCAL:
-    tfx.orchestration.LocalDagRunner().run(definition)
-  elif runner == BEAM:
-    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=import-outside-toplevel
-    BeamDagRunner().run(definition)
-  else:
+  if runner not in (LOCAL, BEAM):
     raise ValueError(f"unknown runner {runner!r} (expected {LOCAL!r} or {BEAM!r})")
+  start = time.time()
+  if runner == LOCAL:
+    tfx.orchestration.LocalDagRunner().run(build(config))
+  else:
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=import-outside-toplevel
+    BeamDagRunner().run(build(config, list(MULTI_PROCESS_BEAM_ARGS)))
   result = summary.read(config.metadata_path)
   result.wall_seconds = time.time() - start
   return result

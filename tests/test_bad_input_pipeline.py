@@ -41,3 +41,17 @@ def test_label_outside_schema_stops_before_transform(tiny_imdb, tmp_path):
   # The gate stopped the run: Transform and Trainer never wrote anything.
   assert not (tmp_path / "out" / "pipelines" / config.name / "Trainer").exists()
   assert not (tmp_path / "out" / "pipelines" / config.name / "Transform").exists()
+
+
+def test_model_below_the_floor_is_not_pushed_and_the_summary_says_why(tiny_imdb, tmp_path):
+  from pipeline.config import GateConfig
+  config = fast_config(tiny_imdb, tmp_path / "out",
+                       gate=GateConfig(min_accuracy=0.999, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
+  summary = run.run(config)
+  assert not summary.blessed and summary.pushed_to is None
+  assert pushed_versions(config) == []
+  assert len(summary.failures) == 1
+  failure = summary.failures[0]
+  assert failure.startswith("binary_accuracy value ") and failure.endswith("required >= 0.9990")
+  assert f"{summary.metrics['binary_accuracy']:.4f}" in failure
+  assert "why not" in summary.table() and "nothing pushed" in summary.table()
