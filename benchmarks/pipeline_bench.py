@@ -61,7 +61,8 @@ def main(argv=None) -> int:
   print("\n" + result.table())
 
   data = "full IMDB" if "aclImdb" in config.data.path and "sample" not in config.data.path else pathlib.Path(config.data.path).name
-  command = "make bench ARGS=" + shlex.quote(" ".join(a for a in argv if not a.startswith("--output-dir") and a != known.output_dir))
+  flags = " ".join(a for a in argv if not a.startswith("--output-dir") and a != known.output_dir)
+  command = f"make bench ARGS={shlex.quote(flags)}" if flags else "make bench"
   row = (f"| {datetime.date.today()} | {machine()} | {data} | {config.model.embedding_handle}"
          f"{'' if config.model.trainable else ' (frozen)'} | {config.model.epochs} | {config.model.batch_size} "
          f"| {result.metrics.get('binary_accuracy', float('nan')):.4f} | {result.metrics.get('auc', float('nan')):.4f} "

@@ -101,7 +101,6 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
   else:
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
-  class_names = list(data.class_names)
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
   anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
@@ -113,7 +112,7 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       preprocessing_fn=TRANSFORM_FN,
       splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
       custom_config={"text_key": config.data.text_column, "label_key": config.data.label_column,
-                     "class_names": class_names})
+                     "class_names": list(data.class_names)})
   transform.add_upstream_node(anomalies_gate)
 
   trainer = tfx.components.Trainer(
@@ -123,8 +122,7 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=["train"]),
       eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-      custom_config={"model": dataclasses.asdict(config.model),
-                     "label_key": config.data.label_column, "class_names": class_names})
+      custom_config={"model": dataclasses.asdict(config.model), "label_key": config.data.label_column})
 
   baseline = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
