@@ -111,7 +111,7 @@ in_rootfs() {
 setup_rootfs() {
   need_root
   if [ ! -f "$ROOTFS/.stamp-base" ]; then
-    log "building a Debian 13 userland at $ROOTFS (host glibc < 2.39; about 7 minutes once)"
+    log "building a Debian 13 userland at $ROOTFS (host glibc < 2.39; about a minute, once)"
     if ! command -v debootstrap >/dev/null; then
       log "installing debootstrap on the host"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
@@ -133,7 +133,7 @@ setup_rootfs() {
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
   local stamp="$ROOTFS$VENV_IN/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "userland venv up to date: $ROOTFS$VENV_IN"; return; fi
-  log "installing the Python stack into $ROOTFS$VENV_IN (about 5 minutes once)"
+  log "installing the Python stack into $ROOTFS$VENV_IN (a few minutes, once)"
   in_rootfs "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt; $(pip_install_script "$VENV_IN")"
   rm -f "$ROOTFS$VENV_IN"/.stamp-*; touch "$stamp"
 }
