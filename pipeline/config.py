@@ -9,6 +9,7 @@ import os
 import pathlib
 from typing import Optional
 
+from models import features
 from models.embeddings import handles
 from models.model import ModelConfig
 
@@ -26,8 +27,8 @@ class DataConfig:
   """Where the data enters and how to read it."""
   path: str = str(REPO_ROOT / "data" / "imdb_sample")  # aclImdb folder, .tar.gz, URL or CSV folder
   format: str = "auto"                # auto | aclimdb | csv
-  text_column: str = "text"
-  label_column: str = "label"
+  text_column: str = features.DEFAULT_TEXT_KEY
+  label_column: str = features.DEFAULT_LABEL_KEY
   eval_percent: int = 20              # eval's share of aclImdb/train (deterministic hash)
   ignored_folders: tuple[str, ...] = ("unsup",)
 

@@ -112,10 +112,5 @@ def resolve(config: DataConfig, cache_dir: str) -> ResolvedInput:
     return ResolvedInput(CSV, str(path), _check_csv(path, config), given)
   if fmt != ACLIMDB:
     raise InputDataError(f"unknown data format {fmt!r} (expected auto, aclimdb or csv)")
-  classes = None
-  for split in ("train", "test"):
-    found = layout.discover_classes(str(path / split), config.ignored_folders)
-    if classes is not None and found != classes:
-      raise InputDataError(f"{path / split}: class folders {found} differ from {classes} in train/")
-    classes = found
+  classes, _ = layout.read_splits([str(path / "train"), str(path / "test")], config.ignored_folders)
   return ResolvedInput(ACLIMDB, str(path), tuple(classes), given)

@@ -52,7 +52,7 @@ def _overall(eval_result) -> dict:
   for slice_key, metrics in eval_result.slicing_metrics:
     if slice_key == ():
       values = metrics.get("", {}).get("", {})
-      return {name: float(v.get("doubleValue", 0.0)) for name, v in values.items()
+      return {name: float(v["doubleValue"]) for name, v in values.items()
               if name in METRICS and "doubleValue" in v}
   return {}
 

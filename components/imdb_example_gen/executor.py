@@ -18,13 +18,11 @@ from tfx.types import standard_component_specs
 from tfx.proto import example_gen_pb2
 from tfx.utils import proto_utils
 
-from components.errors import InputDataError
 from components.imdb_example_gen import layout
+from models import features
 
 IGNORED_FOLDERS_KEY = "ignored_folders"
 SPLIT_PERCENT_KEY = "split_percent"
-TEXT_FEATURE = "text"
-LABEL_FEATURE = "label"
 
 
 def _bucket(relative_path: str) -> int:
@@ -35,8 +33,8 @@ def _to_example(item: tuple[str, str]) -> tf.train.Example:
   path, label = item
   text = layout.read_review(path)
   return tf.train.Example(features=tf.train.Features(feature={
-      TEXT_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])),
-      LABEL_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode("utf-8")])),
+      features.DEFAULT_TEXT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])),
+      features.DEFAULT_LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode("utf-8")])),
   }))
 
 
@@ -70,18 +68,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     for split in input_config.splits:
       by_pattern.setdefault(split.pattern, []).append(split.name)
 
-    class_names = None
+    roots = {pattern: layout.split_root(input_base, pattern) for pattern in by_pattern}
+    _, reviews = layout.read_splits(roots.values(), ignored)
     result = {}
     for pattern, splits in by_pattern.items():
-      root = layout.split_root(input_base, pattern)
-      classes = layout.discover_classes(root, ignored)
-      if class_names is not None and classes != class_names:
-        raise InputDataError(f"{root}: class folders {classes} differ from {class_names} in the other splits")
-      class_names = classes
-      reviews = layout.list_reviews(root, classes)
       ranges = _shares(splits, percent, pattern) if len(splits) > 1 else [(splits[0], 0, 100)]
       for split, low, high in ranges:
-        chosen = [r for r in reviews if low <= _bucket(os.path.relpath(r[0], input_base)) < high]
+        chosen = [r for r in reviews[roots[pattern]]
+                  if low <= _bucket(os.path.relpath(r[0], input_base)) < high]
         result[split] = (pipeline
                          | f"ListFiles[{split}]" >> beam.Create(chosen, reshuffle=True)
                          | f"ToExample[{split}]" >> beam.Map(_to_example))

@@ -26,7 +26,7 @@ def split_root(input_base: str, pattern: str) -> str:
 
 
 def discover_classes(root: str, ignored: Iterable[str] = DEFAULT_IGNORED_FOLDERS) -> list[str]:
-  """Sorted class folder names under root; each must hold at least one .txt review."""
+  """Sorted class folder names under root (unlabelled folders left out)."""
   if not tf.io.gfile.isdir(root):
     raise InputDataError(f"{root}: missing split folder (expected <split>/<class>/*.txt)")
   ignored = set(ignored)
@@ -34,16 +34,34 @@ def discover_classes(root: str, ignored: Iterable[str] = DEFAULT_IGNORED_FOLDERS
                    if tf.io.gfile.isdir(os.path.join(root, d)) and d.rstrip("/") not in ignored)
   if not classes:
     raise InputDataError(f"{root}: no class folders (expected sub-folders such as neg/ and pos/)")
-  for name in classes:
-    if not tf.io.gfile.glob(os.path.join(root, name, "*.txt")):
-      raise InputDataError(f"{os.path.join(root, name)}: empty class folder (no .txt reviews)")
   return classes
 
 
 def list_reviews(root: str, classes: Iterable[str]) -> list[tuple[str, str]]:
-  """(path, class) for every review, sorted by path for determinism."""
-  return sorted((path, name) for name in classes
-                for path in tf.io.gfile.glob(os.path.join(root, name, "*.txt")))
+  """(path, class) for every review, sorted by path; each class must hold one or more."""
+  reviews = []
+  for name in classes:
+    paths = tf.io.gfile.glob(os.path.join(root, name, "*.txt"))
+    if not paths:
+      raise InputDataError(f"{os.path.join(root, name)}: empty class folder (no .txt reviews)")
+    reviews += [(path, name) for path in paths]
+  return sorted(reviews)
+
+
+def read_splits(roots: Iterable[str], ignored: Iterable[str] = DEFAULT_IGNORED_FOLDERS
+                ) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
+  """The class names every split root shares, and each root's (path, class) reviews.
+
+  One listing per class folder; a split whose classes differ from the others' fails.
+  """
+  classes, reviews = None, {}
+  for root in roots:
+    found = discover_classes(root, ignored)
+    if classes is not None and found != classes:
+      raise InputDataError(f"{root}: class folders {found} differ from {classes} in the other splits")
+    classes = found
+    reviews[root] = list_reviews(root, found)
+  return classes, reviews
 
 
 def read_review(path: str) -> str:
