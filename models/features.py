@@ -14,6 +14,11 @@ LABEL_XF = "label_xf"
 SERVING_EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example -> probability
 SERVING_TEXT_SIGNATURE = "serving_text"          # raw strings -> probability
 TRANSFORM_SIGNATURE = "transform_features"       # serialized tf.Example -> transformed features (TFMA)
+CLASSIFY_SIGNATURE = "classify"                  # serialized tf.Example -> classes, scores (TF Serving Classify)
 EXAMPLES_INPUT = "examples"
 TEXT_INPUT = "text"
 PROBABILITY_OUTPUT = "probabilities"
+# TF Serving's Classify contract (tf.saved_model.CLASSIFY_*): one input, classes and scores out.
+CLASSIFY_INPUT = "inputs"
+CLASSES_OUTPUT = "classes"
+SCORES_OUTPUT = "scores"

@@ -7,6 +7,8 @@ The exported SavedModel carries three signatures:
                       (a REST/gRPC Predict client sending text)
   transform_features  serialized tf.Example -> transformed features, label included
                       (TFMA's preprocessing function, to read the integer label)
+  classify            serialized tf.Example -> {"classes": [batch, 2], "scores": [batch, 2]}
+                      (TF Serving's Classify API: input "inputs", outputs "classes"/"scores")
 """
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  registers the tokenizer ops the embedding uses
@@ -31,7 +33,7 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle):
   ).map(lambda x, y: (tf.reshape(x[features.TEXT_XF], [-1]), tf.reshape(y, [-1, 1])))
 
 
-def _signatures(model, tf_transform_output, label_key):
+def _signatures(model, tf_transform_output, label_key, class_names):
   raw_spec = tf_transform_output.raw_feature_spec()
   serving_spec = {k: v for k, v in raw_spec.items() if k != label_key}
   model.tft_layer = tf_transform_output.transform_features_layer()
@@ -46,6 +48,13 @@ def _signatures(model, tf_transform_output, label_key):
   def serve_text(text):
     return {features.PROBABILITY_OUTPUT: tf.sigmoid(model(preprocessing.clean_text(text)))}
 
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.CLASSIFY_INPUT)])
+  def classify(inputs):
+    positive = serve_examples(inputs)[features.PROBABILITY_OUTPUT]  # P(class_names[1])
+    scores = tf.concat([1.0 - positive, positive], axis=1)
+    classes = tf.tile(tf.constant([list(class_names)]), [tf.shape(scores)[0], 1])
+    return {features.CLASSES_OUTPUT: classes, features.SCORES_OUTPUT: scores}
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
   def transform_features(examples):
     return model.tft_layer(tf.io.parse_example(examples, raw_spec))
@@ -54,6 +63,7 @@ def _signatures(model, tf_transform_output, label_key):
       features.SERVING_EXAMPLES_SIGNATURE: serve_examples,
       features.SERVING_TEXT_SIGNATURE: serve_text,
       features.TRANSFORM_SIGNATURE: transform_features,
+      features.CLASSIFY_SIGNATURE: classify,
   }
 
 
@@ -75,4 +85,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                         restore_best_weights=True)])
   model.save(fn_args.serving_model_dir, save_format="tf",
-             signatures=_signatures(model, tf_transform_output, custom["label_key"]))
+             signatures=_signatures(model, tf_transform_output, custom["label_key"],
+                                        custom["class_names"]))

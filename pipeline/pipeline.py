@@ -122,7 +122,8 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=["train"]),
       eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-      custom_config={"model": dataclasses.asdict(config.model), "label_key": config.data.label_column})
+      custom_config={"model": dataclasses.asdict(config.model), "label_key": config.data.label_column,
+                     "class_names": list(data.class_names)})  # the classify signature's classes
 
   baseline = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

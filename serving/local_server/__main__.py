@@ -1,0 +1,76 @@
+"""`python -m serving.local_server`: the stand-in for tensorflow_model_server.
+
+Takes the same flags as TF Serving for what it implements, e.g.
+
+  python -m serving.local_server --model_name=imdb_sentiment \
+      --model_base_path=outputs/serving/imdb_sentiment --port=8500 --rest_api_port=8501
+"""
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from serving.local_server.batcher import BatchingParameters
+from serving.local_server.server import LocalModelServer, ServerOptions
+
+
+def _bool(value: str) -> bool:
+  if value.lower() in ("true", "1", "yes"):
+    return True
+  if value.lower() in ("false", "0", "no"):
+    return False
+  raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def parse_args(argv) -> tuple[ServerOptions, bool]:
+  defaults = ServerOptions()
+  p = argparse.ArgumentParser(prog="python -m serving.local_server", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model_name", default="")
+  p.add_argument("--model_base_path", default="")
+  p.add_argument("--model_config_file", default="", help="a ModelServerConfig text proto")
+  p.add_argument("--host", default=defaults.host, help="address to bind (default: loopback only)")
+  p.add_argument("--port", type=int, default=defaults.port, help="gRPC port (0: any free port)")
+  p.add_argument("--rest_api_port", type=int, default=defaults.rest_api_port,
+                 help="REST port (0: any free port, -1: no REST)")
+  p.add_argument("--enable_batching", type=_bool, default=defaults.enable_batching)
+  p.add_argument("--batching_parameters_file", default="", help="TF Serving BatchingParameters text proto")
+  p.add_argument("--file_system_poll_wait_seconds", type=float, default=defaults.file_system_poll_wait_seconds)
+  p.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes)
+  p.add_argument("--verbose", action="store_true")
+  args = p.parse_args(argv)
+  batching = BatchingParameters()
+  if args.batching_parameters_file:
+    with open(args.batching_parameters_file) as f:
+      batching = BatchingParameters.parse(f.read(), args.batching_parameters_file)
+  return ServerOptions(
+      model_name=args.model_name, model_base_path=args.model_base_path,
+      model_config_file=args.model_config_file, host=args.host, port=args.port,
+      rest_api_port=args.rest_api_port, enable_batching=args.enable_batching, batching=batching,
+      file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
+      max_request_bytes=args.max_request_bytes), args.verbose
+
+
+def main(argv=None) -> int:
+  options, verbose = parse_args(sys.argv[1:] if argv is None else argv)
+  logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                      format="%(asctime)s %(name)s %(levelname)s %(message)s")
+  try:
+    server = LocalModelServer(options).start()
+  except (ValueError, OSError) as e:
+    print(f"local_server: {e}", file=sys.stderr)
+    return 2
+  # One parseable line: tests and scripts wait for it to learn the ports.
+  print(f"local_server ready grpc={options.host}:{server.grpc_port} "
+        f"rest={options.host}:{server.rest_port} models={','.join(server.store.model_names())}", flush=True)
+  stop = threading.Event()
+  signal.signal(signal.SIGTERM, lambda *_: stop.set())
+  signal.signal(signal.SIGINT, lambda *_: stop.set())
+  stop.wait()
+  server.stop()
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

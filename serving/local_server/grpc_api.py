@@ -1,0 +1,150 @@
+"""TF Serving's gRPC API: PredictionService (Predict, Classify, GetModelMetadata) and
+ModelService (GetModelStatus), on the stubs' own service definitions."""
+import contextlib
+import logging
+from concurrent import futures
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+                                     model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
+
+from serving.local_server import errors
+from serving.local_server.inference import Inference, ModelRef
+
+log = logging.getLogger("local_server")
+SIGNATURE_DEF_FIELD = "signature_def"
+
+
+def model_ref(spec, signature_name: str = None) -> ModelRef:
+  version = spec.version.value if spec.HasField("version") else None
+  return ModelRef(spec.name, version, spec.version_label,
+                  spec.signature_name if signature_name is None else signature_name)
+
+
+def _fill_spec(spec, servable, signature_name: str = "") -> None:
+  spec.name = servable.model_name
+  spec.version.value = servable.version
+  if signature_name:
+    spec.signature_name = signature_name
+
+
+def tensor_to_numpy(key: str, proto) -> np.ndarray:
+  try:
+    return tf.make_ndarray(proto)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.invalid(f"input '{key}' is not a valid TensorProto: {e}") from None
+
+
+@contextlib.contextmanager
+def _status(context):
+  """Turns ServingError into the gRPC status; anything else into INTERNAL."""
+  try:
+    yield
+  except errors.ServingError as e:
+    context.abort(e.code, e.message)
+  except Exception as e:  # pylint: disable=broad-except
+    log.exception("internal error")
+    context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+
+  def __init__(self, inference: Inference):
+    self._inference = inference
+
+  def Predict(self, request, context):
+    with _status(context):
+      inputs = {k: tensor_to_numpy(k, v) for k, v in request.inputs.items()}
+      servable, signature, outputs = self._inference.predict(
+          model_ref(request.model_spec), inputs, list(request.output_filter))
+      response = predict_pb2.PredictResponse()
+      _fill_spec(response.model_spec, servable, signature)
+      for key, value in outputs.items():
+        response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+      return response
+
+  def Classify(self, request, context):
+    with _status(context):
+      which = request.input.WhichOneof("kind")
+      if which == "example_list":
+        examples = [e.SerializeToString() for e in request.input.example_list.examples]
+      elif which == "example_list_with_context":
+        with_context = request.input.example_list_with_context
+        examples = []
+        for e in with_context.examples:
+          merged = tf.train.Example()
+          merged.CopyFrom(with_context.context)
+          merged.MergeFrom(e)
+          examples.append(merged.SerializeToString())
+      else:
+        raise errors.invalid("ClassificationRequest.input has no examples")
+      servable, signature, results = self._inference.classify(model_ref(request.model_spec), examples)
+      response = classification_pb2.ClassificationResponse()
+      _fill_spec(response.model_spec, servable, signature)
+      for pairs in results:
+        classification = response.result.classifications.add()
+        for label, score in pairs:
+          classification.classes.add(label=label, score=score)
+      return response
+
+  def GetModelMetadata(self, request, context):
+    with _status(context):
+      unsupported = [f for f in request.metadata_field if f != SIGNATURE_DEF_FIELD]
+      if unsupported or not request.metadata_field:
+        raise errors.invalid(f"Metadata field(s) {unsupported or '(none)'} not supported; "
+                             f"ask for '{SIGNATURE_DEF_FIELD}'")
+      servable = self._inference.servable(model_ref(request.model_spec, signature_name=""))
+      response = get_model_metadata_pb2.GetModelMetadataResponse()
+      _fill_spec(response.model_spec, servable)
+      signature_map = get_model_metadata_pb2.SignatureDefMap()
+      for key, value in servable.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(value)
+      response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
+      return response
+
+  def Regress(self, request, context):
+    context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress: the served models are classifiers")
+
+  def MultiInference(self, request, context):
+    context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not supported by the local server")
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+
+  def __init__(self, inference: Inference):
+    self._inference = inference
+
+  def GetModelStatus(self, request, context):
+    with _status(context):
+      ref = model_ref(request.model_spec)
+      response = get_model_status_pb2.GetModelStatusResponse()
+      for state in self._inference.store.states(ref.name, ref.version):
+        status = response.model_version_status.add(
+            version=state.version,
+            state=get_model_status_pb2.ModelVersionStatus.State.Value(state.state))
+        if state.error:
+          status.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
+          status.status.error_message = state.error
+      return response
+
+  def HandleReloadConfigRequest(self, request, context):
+    context.abort(grpc.StatusCode.UNIMPLEMENTED, "config reload: restart the local server instead")
+
+
+def make_server(inference: Inference, host: str, port: int, max_request_bytes: int,
+                max_workers: int = 16) -> tuple[grpc.Server, int]:
+  """A started gRPC server; returns it and the bound port (port 0 picks one)."""
+  server = grpc.server(
+      futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+      options=[("grpc.max_receive_message_length", max_request_bytes),
+               ("grpc.max_send_message_length", -1),
+               ("grpc.so_reuseport", 0)])
+  prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(inference), server)
+  model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(inference), server)
+  bound = server.add_insecure_port(f"{host}:{port}")
+  if not bound:
+    raise OSError(f"cannot bind gRPC to {host}:{port}")
+  server.start()
+  return server, bound

@@ -1,0 +1,68 @@
+"""Predict and Classify, independent of the wire format.
+
+Both front ends (grpc_api, rest_api) decode a request into a model spec and numpy
+inputs, call these, and encode the answer; so the two protocols cannot disagree.
+"""
+import dataclasses
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from serving.local_server import errors
+from serving.local_server.batcher import Batcher
+from serving.local_server.model_store import ModelStore
+from serving.local_server.servable import CLASSIFY_CLASSES, CLASSIFY_SCORES, Servable
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+  """Which model, version and signature a request names (TF Serving's ModelSpec)."""
+  name: str
+  version: Optional[int] = None
+  label: str = ""
+  signature_name: str = ""
+
+
+class Inference:
+  """Runs requests against the store's servables through the batcher."""
+
+  def __init__(self, store: ModelStore, batcher: Batcher, timeout_seconds: float = 30.0):
+    self.store = store
+    self.batcher = batcher
+    self.timeout_seconds = timeout_seconds
+
+  def servable(self, ref: ModelRef) -> Servable:
+    return self.store.get(ref.name, ref.version, ref.label)
+
+  def predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray],
+              output_filter: Sequence[str] = ()) -> tuple[Servable, str, dict]:
+    servable = self.servable(ref)
+    signature = servable.signature(ref.signature_name)
+    rows = signature.check(inputs)
+    unknown = sorted(set(output_filter) - set(signature.outputs))
+    if unknown:
+      raise errors.invalid(f"output_filter names {unknown}, not outputs of signature "
+                           f"'{signature.name}' ({list(signature.outputs)})")
+    outputs = self.batcher.run(servable, signature, inputs, rows, self.timeout_seconds)
+    if output_filter:
+      outputs = {k: v for k, v in outputs.items() if k in output_filter}
+    return servable, signature.name, outputs
+
+  def classify(self, ref: ModelRef, serialized_examples: Sequence[bytes]) -> tuple[Servable, str, list]:
+    """Returns, per example, a list of (label, score) pairs, as ClassificationResult holds."""
+    if not serialized_examples:
+      raise errors.invalid("Classify got no examples: send at least one")
+    servable = self.servable(ref)
+    signature = servable.classification_signature(ref.signature_name)
+    (key,) = signature.inputs
+    inputs = {key: np.array(list(serialized_examples), dtype=object)}
+    rows = signature.check(inputs)
+    outputs = self.batcher.run(servable, signature, inputs, rows, self.timeout_seconds)
+    classes, scores = outputs.get(CLASSIFY_CLASSES), outputs.get(CLASSIFY_SCORES)
+    results = []
+    for i in range(rows):
+      row_scores = scores[i].ravel().tolist() if scores is not None else None
+      row_classes = [c.decode() if isinstance(c, bytes) else str(c) for c in classes[i].ravel()] \
+          if classes is not None else [""] * len(row_scores)
+      results.append(list(zip(row_classes, row_scores if row_scores is not None else [0.0] * len(row_classes))))
+    return servable, signature.name, results

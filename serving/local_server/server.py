@@ -1,0 +1,81 @@
+"""The local model server: a model store, a batcher and the gRPC and REST front ends."""
+import dataclasses
+import logging
+from typing import Optional
+
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving.local_server import grpc_api, rest_api
+from serving.local_server.batcher import Batcher, BatchingParameters
+from serving.local_server.inference import Inference
+from serving.local_server.model_store import ModelStore, single_model_config
+
+log = logging.getLogger("local_server")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerOptions:
+  """What tensorflow_model_server takes as flags (same names), plus the stand-in's limits."""
+  model_name: str = ""
+  model_base_path: str = ""
+  model_config_file: str = ""               # a ModelServerConfig text proto (serving/deploy/models.config)
+  host: str = "127.0.0.1"                   # loopback unless told otherwise
+  port: int = 8500                          # gRPC; 0 picks a free port
+  rest_api_port: int = 8501                 # REST; 0 picks a free port, -1 disables
+  enable_batching: bool = True
+  batching: BatchingParameters = BatchingParameters()
+  file_system_poll_wait_seconds: float = 1.0
+  settle_seconds: float = 1.0               # a version folder must be unchanged this long
+  max_request_bytes: int = 4 * 1024 * 1024  # gRPC message / REST body limit
+  request_timeout_seconds: float = 30.0
+
+  def model_server_config(self) -> model_server_config_pb2.ModelServerConfig:
+    if self.model_config_file:
+      with open(self.model_config_file) as f:
+        return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+    if not (self.model_name and self.model_base_path):
+      raise ValueError("give --model_name and --model_base_path, or --model_config_file")
+    return single_model_config(self.model_name, self.model_base_path)
+
+
+class LocalModelServer:
+  """Start, read the bound ports, stop. Used by the CLI, the tests and the benchmark."""
+
+  def __init__(self, options: ServerOptions):
+    self.options = options
+    self.store = ModelStore(options.model_server_config(), options.file_system_poll_wait_seconds,
+                            options.settle_seconds)
+    params = options.batching if options.enable_batching else dataclasses.replace(
+        options.batching, max_batch_size=1, batch_timeout_micros=0)
+    self.batcher = Batcher(params)
+    self.inference = Inference(self.store, self.batcher, options.request_timeout_seconds)
+    self._grpc = None
+    self._rest: Optional[rest_api.RestServer] = None
+    self.grpc_port = self.rest_port = None
+
+  def start(self) -> "LocalModelServer":
+    self.store.start()
+    self._grpc, self.grpc_port = grpc_api.make_server(
+        self.inference, self.options.host, self.options.port, self.options.max_request_bytes)
+    if self.options.rest_api_port >= 0:
+      self._rest = rest_api.RestServer((self.options.host, self.options.rest_api_port), self.inference,
+                                       self.options.max_request_bytes)
+      self.rest_port = self._rest.server_address[1]
+      self._rest.start()
+    return self
+
+  def stop(self) -> None:
+    if self._rest:
+      self._rest.shutdown()
+      self._rest.server_close()
+    if self._grpc:
+      self._grpc.stop(grace=2).wait()
+    self.store.stop()
+    self.batcher.close()
+
+  def __enter__(self):
+    return self.start()
+
+  def __exit__(self, *exc):
+    self.stop()

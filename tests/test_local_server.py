@@ -1,0 +1,246 @@
+"""The TF Serving-compatible local server over real SavedModels, through the real gRPC
+stubs and HTTP: formats, errors, batching, versions. (The pipeline's own pushes are in
+test_serving_e2e.py.)"""
+import base64
+import concurrent.futures
+import json
+import shutil
+import threading
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from models import features
+from serving.clients import cli
+from serving.clients.common import ServingClientError
+from serving.clients.grpc_client import GrpcClient
+from serving.clients.rest_client import RestClient
+from serving.local_server.batcher import BatchingParameters
+from tests.serving_helpers import MODEL, running_server, save_toy_model, wait_until
+
+TEXTS = ["short", "a somewhat longer review of a film", "ünïcode ✓ review"]
+
+
+def _expected(weight, texts):
+  return 1 / (1 + np.exp(-weight * np.array([len(t.encode()) for t in texts]) / 100.0))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+  base = tmp_path_factory.mktemp("models") / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  return base
+
+
+@pytest.fixture(scope="module")
+def server(base):
+  with running_server(base) as server:
+    wait_until(lambda: server.store.states(MODEL)[0].state == "AVAILABLE", 30, "version 1")
+    yield server
+
+
+@pytest.fixture
+def grpc_client(server):
+  with GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL) as client:
+    yield client
+
+
+@pytest.fixture
+def rest(server):
+  return f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}"
+
+
+def test_binds_loopback_by_default(server):
+  assert server.options.host == "127.0.0.1"
+  assert server._rest.server_address[0] == "127.0.0.1"  # pylint: disable=protected-access
+
+
+def test_grpc_predict_and_classify(grpc_client):
+  prediction = grpc_client.predict_text(TEXTS)
+  assert prediction.version == 1
+  np.testing.assert_allclose(prediction.outputs[features.PROBABILITY_OUTPUT].ravel(), _expected(1.0, TEXTS), atol=1e-6)
+  classification = grpc_client.classify(TEXTS)
+  assert [label for label, _ in classification.results[0]] == ["neg", "pos"]
+  np.testing.assert_allclose([pairs[1][1] for pairs in classification.results], _expected(1.0, TEXTS), atol=1e-6)
+
+
+def test_grpc_metadata_and_status(grpc_client):
+  signatures = grpc_client.metadata()
+  assert {features.SERVING_TEXT_SIGNATURE, features.CLASSIFY_SIGNATURE, "serving_default"} <= set(signatures)
+  assert list(signatures[features.CLASSIFY_SIGNATURE].inputs) == ["inputs"]
+  assert grpc_client.status() == [(1, "AVAILABLE")]
+
+
+def test_rest_row_and_columnar_formats(rest):
+  row = requests.post(f"{rest}:predict", json={"signature_name": "serving_text", "instances": TEXTS}).json()
+  np.testing.assert_allclose(np.ravel(row["predictions"]), _expected(1.0, TEXTS), atol=1e-6)
+  named = requests.post(f"{rest}:predict", json={"signature_name": "serving_text",
+                                                  "instances": [{"text": t} for t in TEXTS]}).json()
+  assert named == row
+  columnar = requests.post(f"{rest}:predict", json={"signature_name": "serving_text", "inputs": {"text": TEXTS}}).json()
+  assert np.ravel(columnar["outputs"]).tolist() == np.ravel(row["predictions"]).tolist()
+  b64 = requests.post(f"{rest}:predict", json={
+      "signature_name": "serving_text",
+      "instances": [{"b64": base64.b64encode(t.encode()).decode()} for t in TEXTS]}).json()
+  assert b64 == row
+  classify = requests.post(f"{rest}:classify", json={"signature_name": "classify",
+                                                      "examples": [{"text": t} for t in TEXTS]}).json()
+  assert [[label for label, _ in pairs] for pairs in classify["result"]] == [["neg", "pos"]] * 3
+  np.testing.assert_allclose([pairs[1][1] for pairs in classify["result"]], _expected(1.0, TEXTS), atol=1e-6)
+
+
+def test_rest_metadata_status_and_client(server, rest):
+  status = requests.get(rest).json()
+  assert status["model_version_status"][0]["version"] == "1"
+  assert status["model_version_status"][0]["state"] == "AVAILABLE"
+  metadata = requests.get(f"{rest}/metadata").json()
+  assert metadata["model_spec"] == {"name": MODEL, "signature_name": "", "version": "1"}
+  assert "classify" in metadata["metadata"]["signature_def"]["signature_def"]
+  with RestClient(f"http://127.0.0.1:{server.rest_port}", MODEL) as client:
+    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"].ravel(),
+                               _expected(1.0, TEXTS), atol=1e-6)
+    assert client.status() == [(1, "AVAILABLE")]
+    assert client.classify(["x"]).best()[0][0] == "pos"
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"signature_name": "nope", "instances": ["x"]}, 400, "not found"),
+    ({"signature_name": "serving_text", "instances": [1.5, 2.0]}, 400, "expects string"),
+    ({"signature_name": "serving_text", "instances": []}, 400, "empty"),
+    ({"signature_name": "serving_text"}, 400, "instances"),
+    ({"signature_name": "serving_text", "instances": [{"txt": "x"}]}, 400, "string"),
+    ({"signature_name": "classify", "examples": []}, 400, "examples"),
+])
+def test_rest_bad_requests(rest, body, status, message):
+  verb = "classify" if "examples" in body else "predict"
+  response = requests.post(f"{rest}:{verb}", json=body)
+  assert response.status_code == status, response.text
+  assert message in response.json()["error"]
+
+
+def test_rest_bad_paths_json_and_size(server, rest):
+  root = f"http://127.0.0.1:{server.rest_port}"
+  assert requests.post(f"{root}/v1/models/unknown:predict", json={"instances": ["x"]}).status_code == 404
+  missing_version = requests.post(f"{rest}/versions/7:predict", json={"instances": ["x"]})
+  assert missing_version.status_code == 404 and "7" in missing_version.json()["error"]
+  malformed = requests.post(f"{rest}:predict", data=b'{"instances": [', headers={"Content-Type": "application/json"})
+  assert malformed.status_code == 400 and "malformed JSON" in malformed.json()["error"]
+  huge = requests.post(f"{rest}:predict", json={"instances": ["x" * (server.options.max_request_bytes + 10)]})
+  assert huge.status_code == 413 and "exceeds" in huge.json()["error"]
+  # ...and the server keeps serving.
+  ok = requests.post(f"{rest}:predict", json={"signature_name": "serving_text", "instances": ["still here"]})
+  assert ok.status_code == 200
+
+
+def _raw_predict(server, request):
+  with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}",
+                             options=[("grpc.max_send_message_length", -1)]) as channel:
+    return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=10)
+
+
+def _request(signature="serving_text", model=MODEL, version=None, value=None):
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = model
+  request.model_spec.signature_name = signature
+  if version is not None:
+    request.model_spec.version.value = version
+  request.inputs["text"].CopyFrom(value if value is not None else tf.make_tensor_proto([b"x"]))
+  return request
+
+
+@pytest.mark.parametrize("request_kwargs, code", [
+    (dict(model="unknown"), grpc.StatusCode.NOT_FOUND),
+    (dict(version=99), grpc.StatusCode.NOT_FOUND),
+    (dict(signature="nope"), grpc.StatusCode.INVALID_ARGUMENT),
+    (dict(value=tf.make_tensor_proto([1.0, 2.0])), grpc.StatusCode.INVALID_ARGUMENT),
+    (dict(value=tf.make_tensor_proto(np.array([], dtype=object), dtype=tf.string)), grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_grpc_bad_requests(server, request_kwargs, code):
+  with pytest.raises(grpc.RpcError) as error:
+    _raw_predict(server, _request(**request_kwargs))
+  assert error.value.code() == code
+  assert error.value.details()
+  assert _raw_predict(server, _request()).outputs["probabilities"].float_val  # still serving
+
+
+def test_grpc_oversized_request(server):
+  big = tf.make_tensor_proto([b"x" * (server.options.max_request_bytes + 10)])
+  with pytest.raises(grpc.RpcError) as error:
+    _raw_predict(server, _request(value=big))
+  assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_client_error_carries_status(server):
+  with GrpcClient(f"127.0.0.1:{server.grpc_port}", "unknown") as client:
+    with pytest.raises(ServingClientError) as error:
+      client.predict_text(["x"])
+  assert error.value.status == "NOT_FOUND"
+
+
+def test_cli_prints_label_and_probability(server, capsys, monkeypatch):
+  assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "short", "a" * 300]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert [line.split("\t")[0] for line in lines] == ["pos", "pos"]
+  assert float(lines[1].split("\t")[1]) == pytest.approx(_expected(1.0, ["a" * 300])[0], abs=1e-4)
+  monkeypatch.setattr("sys.stdin", __import__("io").StringIO("from stdin\n"))
+  assert cli.main(["--rest", f"http://127.0.0.1:{server.rest_port}"]) == 0
+  assert capsys.readouterr().out.startswith("pos\t")
+  assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "--model", "unknown", "x"]) == 1
+  assert "NOT_FOUND" in capsys.readouterr().err
+
+
+def test_concurrent_requests_are_batched_and_answered_correctly(tmp_path):
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=0.5)
+  params = BatchingParameters(max_batch_size=16, batch_timeout_micros=50_000, num_batch_threads=1)
+  with running_server(base, batching=params) as server:
+    wait_until(lambda: server.store.get(MODEL), 30, "the model")
+    texts = [f"review number {i} " * (i + 1) for i in range(12)]
+    barrier = threading.Barrier(len(texts))
+
+    def one(text):
+      with GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL) as client:
+        barrier.wait()
+        return client.predict_text([text]).outputs["probabilities"].ravel()[0]
+
+    with concurrent.futures.ThreadPoolExecutor(len(texts)) as pool:
+      got = list(pool.map(one, texts))
+    np.testing.assert_allclose(got, _expected(0.5, texts), atol=1e-6)
+    stats = server.batcher.stats
+    assert stats["requests"] == len(texts)
+    assert stats["batches"] < len(texts), stats  # some requests shared a model call
+
+
+def test_versions_pinning_switching_and_incomplete_pushes(tmp_path):
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  with running_server(base) as server:
+    client = GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL)
+    wait_until(lambda: server.store.states(MODEL)[0].state == "AVAILABLE", 30, "version 1")
+    # A folder without saved_model.pb (a push in progress) is not a version yet.
+    (base / "2").mkdir()
+    (base / "2" / "variables").mkdir()
+    # A folder whose saved_model.pb is garbage fails to load and is not served.
+    (base / "3").mkdir()
+    (base / "3" / "saved_model.pb").write_bytes(b"half-copied")
+    wait_until(lambda: any(s.version == 3 and s.state == "END" for s in server.store.states(MODEL)), 30,
+               "version 3 to fail")
+    assert client.predict_text(["x"]).version == 1
+    assert "3" not in json.dumps([s.version for s in server.store.states(MODEL) if s.state == "AVAILABLE"])
+    # A complete new version is picked up; the old one stays reachable by pinning.
+    shutil.rmtree(base / "3")
+    save_toy_model(base / "4", weight=-1.0)
+    wait_until(lambda: client.predict_text(["x"]).version == 4, 30, "the switch to version 4")
+    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"].ravel(),
+                               _expected(-1.0, TEXTS), atol=1e-6)
+    pinned = GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL, version=1)
+    assert pinned.predict_text(["x"]).version == 1
+    rest = requests.post(f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}/versions/1:predict",
+                         json={"signature_name": "serving_text", "instances": TEXTS}).json()
+    np.testing.assert_allclose(np.ravel(rest["predictions"]), _expected(1.0, TEXTS), atol=1e-6)
+    client.close()
+    pinned.close()
