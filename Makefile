@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam test test-fast bench bench-full schema kubeflow lock clean
+.PHONY: setup run run-beam serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -13,6 +13,10 @@ run: setup        ## the main job: the pipeline on the bundled sample, offline
 
 run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 	$(ENV) run python -m pipeline.cli run --runner beam $(ARGS)
+
+serve: setup      ## the local TF Serving-compatible server on the pushed models (gRPC :8500, REST :8501)
+	$(ENV) run python -m serving.local_server --model_name=imdb_sentiment \
+	  --model_base_path=outputs/serving/imdb_sentiment --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
 
 test: setup       ## every test (unit, bad input, end to end, orchestrators)
 	$(ENV) run python -m pytest $(PYTEST_ARGS)
@@ -25,6 +29,9 @@ bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md 
 
 bench-full: setup ## the full IMDB benchmark (25k official test reviews)
 	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --batch-size 128
+
+bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process model (benchmarks/serving_results.md)
+	$(ENV) run python -m benchmarks.serving_bench $(ARGS)
 
 schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb/schema.inferred.pbtxt
 	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb/schema.inferred.pbtxt

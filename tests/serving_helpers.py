@@ -1,13 +1,8 @@
 """Helpers for the serving tests: a small real SavedModel and a server to put it behind."""
 import contextlib
-import os
 import pathlib
-import re
-import subprocess
-import sys
 import time
 
-import portpicker
 import tensorflow as tf
 
 from models import features
@@ -84,27 +79,3 @@ def running_server(base_path, **changes):
     yield server
   finally:
     server.stop()
-
-
-@contextlib.contextmanager
-def server_process(base_path, extra_args=()):
-  """`python -m serving.local_server` as a user starts it; yields (grpc_target, rest_url)."""
-  grpc_port, rest_port = portpicker.pick_unused_port(), portpicker.pick_unused_port()
-  process = subprocess.Popen(
-      [sys.executable, "-m", "serving.local_server", f"--model_name={MODEL}",
-       f"--model_base_path={base_path}", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-       "--file_system_poll_wait_seconds=0.5", *extra_args],
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
-  try:
-    line = process.stdout.readline()
-    while line and not line.startswith("local_server ready"):
-      line = process.stdout.readline()
-    if not re.match(r"local_server ready grpc=127\.0\.0\.1:\d+ rest=127\.0\.0\.1:\d+", line or ""):
-      raise AssertionError(f"local server did not start: {line!r}")
-    yield f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}"
-  finally:
-    process.terminate()
-    try:
-      process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-      process.kill()
