@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
+.PHONY: setup run run-beam report serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -13,6 +13,9 @@ run: setup        ## the main job: the pipeline on the bundled sample, offline
 
 run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 	$(ENV) run python -m pipeline.cli run --runner beam $(ARGS)
+
+report: setup     ## a static HTML report of the latest run: outputs/report/index.html
+	$(ENV) run python -m pipeline.report $(ARGS)
 
 serve: setup      ## the local TF Serving-compatible server on the pushed models (gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=imdb_sentiment \

@@ -9,6 +9,9 @@ DEFAULT_LABEL_KEY = "label"
 
 TEXT_XF = "text_xf"
 LABEL_XF = "label_xf"
+# Review length in words, bucketed: a slice the Evaluator reports metrics on.
+LENGTH_BUCKET_XF = "length_bucket_xf"
+LENGTH_BUCKET_BOUNDARIES = (100, 200, 400)   # words: <100, 100-199, 200-399, >=400
 
 # Signature names of the exported model.
 SERVING_EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example -> probability

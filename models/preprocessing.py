@@ -30,6 +30,16 @@ def label_to_id(label: tf.Tensor, class_names) -> tf.Tensor:
   return table.lookup(label)
 
 
+def length_bucket(text: tf.Tensor) -> tf.Tensor:
+  """The review's length in words as a readable bucket name, e.g. "100-199 words"."""
+  bounds = features.LENGTH_BUCKET_BOUNDARIES
+  names = [f"<{bounds[0]} words"] + [f"{lo}-{hi - 1} words" for lo, hi in zip(bounds, bounds[1:])] \
+      + [f">={bounds[-1]} words"]
+  words = tf.strings.split(text).row_lengths()
+  bucket = tf.raw_ops.Bucketize(input=tf.cast(words, tf.float32), boundaries=[float(b) for b in bounds])
+  return tf.gather(tf.constant(names), bucket)
+
+
 def _dense(tensor: Any) -> tf.Tensor:
   """Raw features arrive as [batch] or [batch, 1] (dense) or sparse; make [batch]."""
   if isinstance(tensor, tf.SparseTensor):
@@ -42,7 +52,9 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
   text_key = custom_config.get("text_key", features.DEFAULT_TEXT_KEY)
   label_key = custom_config.get("label_key", features.DEFAULT_LABEL_KEY)
   class_names = custom_config["class_names"]
+  text = clean_text(_dense(inputs[text_key]))
   return {
-      features.TEXT_XF: clean_text(_dense(inputs[text_key])),
+      features.TEXT_XF: text,
       features.LABEL_XF: label_to_id(_dense(inputs[label_key]), class_names),
+      features.LENGTH_BUCKET_XF: length_bucket(text),
   }

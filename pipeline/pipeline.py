@@ -7,6 +7,7 @@ import dataclasses
 from typing import Optional, Sequence
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx.utils import io_utils
@@ -57,27 +58,49 @@ def label_vocabulary(config: PipelineConfig, data: inputs.ResolvedInput) -> tupl
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-  """Blesses only above the floors and within the allowed drop from the baseline."""
+  """The Evaluator's gate and report, from GateConfig.
+
+  Blesses only when accuracy and AUC clear their floors and lose at most the allowed
+  drop against the last blessed model (thresholds judge the overall slice only; the first
+  run has no baseline and is judged on the floors alone). Also computed, for the report
+  and TFMA dashboards: precision, recall, calibration, example count, the confusion
+  matrix at 0.5, ROC/PR and calibration plots; sliced overall, by review length and by label.
+  """
   gate = config.gate
 
-  def threshold(floor: float, max_drop: float) -> tfma.MetricThreshold:
-    return tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": floor}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_drop}))
+  def overall_threshold(floor: float, max_drop: float) -> list:
+    # Scoped to the overall slice: a plain `threshold` would also judge every slice
+    # (AUC is undefined on the one-class `label` slices).
+    return [config_pb2.PerSliceMetricThreshold(
+        slicing_specs=[tfma.SlicingSpec()],
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": floor}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_drop})))]
 
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name=features.SERVING_EXAMPLES_SIGNATURE,
           label_key=features.LABEL_XF,
           preprocessing_function_names=[features.TRANSFORM_SIGNATURE])],
-      slicing_specs=[tfma.SlicingSpec()],
+      slicing_specs=[tfma.SlicingSpec(),
+                     tfma.SlicingSpec(feature_keys=[features.LENGTH_BUCKET_XF]),
+                     tfma.SlicingSpec(feature_keys=[config.data.label_column])],
       metrics_specs=[tfma.MetricsSpec(metrics=[
           tfma.MetricConfig(class_name="ExampleCount"),
           tfma.MetricConfig(class_name="BinaryAccuracy",
-                            threshold=threshold(gate.min_accuracy, gate.max_accuracy_drop)),
+                            per_slice_thresholds=overall_threshold(gate.min_accuracy, gate.max_accuracy_drop)),
           tfma.MetricConfig(class_name="AUC",
-                            threshold=threshold(gate.min_auc, gate.max_auc_drop)),
+                            per_slice_thresholds=overall_threshold(gate.min_auc, gate.max_auc_drop)),
+          tfma.MetricConfig(class_name="AUCPrecisionRecall"),
+          tfma.MetricConfig(class_name="Precision"),
+          tfma.MetricConfig(class_name="Recall"),
+          tfma.MetricConfig(class_name="MeanLabel"),
+          tfma.MetricConfig(class_name="MeanPrediction"),
+          tfma.MetricConfig(class_name="Calibration"),
+          tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds", config='"thresholds": [0.5]'),
+          tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
+          tfma.MetricConfig(class_name="CalibrationPlot"),
       ])])
 
 

@@ -8,10 +8,12 @@ import json
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.writers import eval_config_writer
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
-METRICS = ("binary_accuracy", "auc", "example_count")
+METRICS = ("binary_accuracy", "auc", "example_count", "auc_precision_recall", "precision", "recall",
+           "calibration", "mean_label", "mean_prediction")
 
 
 @dataclasses.dataclass
@@ -21,6 +23,7 @@ class RunSummary:
   failures: list                    # why not blessed: one line per failed threshold
   pushed_to: Optional[str]          # version directory, or None
   evaluation_uri: str
+  baseline_metrics: Optional[dict] = None   # the last blessed model's, on the same test split
   wall_seconds: float = 0.0
 
   def to_json(self) -> str:
@@ -30,6 +33,9 @@ class RunSummary:
     rows = [("test accuracy", _fmt(self.metrics.get("binary_accuracy"))),
             ("test AUC", _fmt(self.metrics.get("auc"))),
             ("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
+            ("baseline", "none (first blessed model: judged on the floors alone)" if not self.baseline_metrics
+             else f"accuracy {_fmt(self.baseline_metrics.get('binary_accuracy'))}, "
+                  f"AUC {_fmt(self.baseline_metrics.get('auc'))} (last blessed model)"),
             ("blessed", "yes" if self.blessed else "no")]
     rows += [("why not", line) for line in self.failures]
     rows += [("pushed to", self.pushed_to or "nothing pushed"),
@@ -57,20 +63,32 @@ def _overall(eval_result) -> dict:
   return {}
 
 
-def _failures(validation) -> list:
+def _failures(validation, metrics: dict, baseline: Optional[dict]) -> list:
+  """One line per failed threshold: the metric, its value (and the baseline's), the bound."""
   lines = []
   for per_slice in validation.metric_validations_per_slice:
     for failure in per_slice.failures:
       key = failure.metric_key
-      kind = "change vs. baseline" if key.is_diff else "value"
       threshold = failure.metric_threshold
-      bound = (threshold.change_threshold.absolute.value if key.is_diff
-               else threshold.value_threshold.lower_bound.value)
-      limit = f">= {bound:+.4f}" if key.is_diff else f">= {bound:.4f}"
-      lines.append(f"{key.name} {kind} {failure.metric_value.double_value.value:.4f}, required {limit}")
+      value = failure.metric_value.double_value.value
+      if key.is_diff:
+        bound = threshold.change_threshold.absolute.value
+        lines.append(f"{key.name} change vs. baseline {value:+.4f} (candidate "
+                     f"{_fmt(metrics.get(key.name))}, baseline {_fmt((baseline or {}).get(key.name))}), "
+                     f"required >= {bound:+.4f}")
+      else:
+        lines.append(f"{key.name} value {value:.4f}, required >= {threshold.value_threshold.lower_bound.value:.4f}")
   if not lines and not validation.validation_ok:
     lines.append(f"validation failed without a metric failure: {validation}")
   return lines
+
+
+def model_names(uri: str) -> tuple[str, Optional[str]]:
+  """(candidate, baseline) model names in an Evaluator output; baseline None on a first run."""
+  eval_config, *_ = eval_config_writer.load_eval_run(uri)
+  candidate = next((m.name for m in eval_config.model_specs if not m.is_baseline), "")
+  baseline = next((m.name for m in eval_config.model_specs if m.is_baseline), None)
+  return candidate, baseline
 
 
 def read(metadata_path: str) -> RunSummary:
@@ -82,12 +100,13 @@ def read(metadata_path: str) -> RunSummary:
   if evaluation is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
   uri = evaluation.uri
-  eval_result = tfma.load_eval_result(uri)
-  metrics = _overall(eval_result)
+  candidate, baseline = model_names(uri)
+  metrics = _overall(tfma.load_eval_result(uri, model_name=candidate or None))
+  baseline_metrics = _overall(tfma.load_eval_result(uri, model_name=baseline)) if baseline else None
   blessed = bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
   push_dir = None
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value
-  return RunSummary(metrics=metrics, blessed=blessed,
-                    failures=[] if blessed else _failures(tfma.load_validation_result(uri)),
-                    pushed_to=push_dir, evaluation_uri=uri)
+  failures = [] if blessed else _failures(tfma.load_validation_result(uri), metrics, baseline_metrics)
+  return RunSummary(metrics=metrics, blessed=blessed, failures=failures, pushed_to=push_dir,
+                    evaluation_uri=uri, baseline_metrics=baseline_metrics)

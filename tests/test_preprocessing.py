@@ -31,3 +31,9 @@ def test_preprocessing_fn_accepts_sparse_text():
   sparse = tf.sparse.from_dense(tf.constant([["a  b"]]))
   out = preprocessing.preprocessing_fn({"text": sparse, "label": tf.constant([["neg"]])}, {"class_names": ["neg", "pos"]})
   assert out[features.TEXT_XF].numpy().tolist() == [b"a b"]
+
+
+def test_length_bucket_names_word_count_ranges():
+  texts = tf.constant(["one two", " ".join(["w"] * 150), " ".join(["w"] * 399), " ".join(["w"] * 400), ""])
+  assert [b.decode() for b in preprocessing.length_bucket(texts).numpy()] == [
+      "<100 words", "100-199 words", "200-399 words", ">=400 words", "<100 words"]
