@@ -40,15 +40,20 @@ def _latest(store, artifact_type, producer: str = ""):
   return max(found, key=lambda a: a.id) if found else None
 
 
-def _trainer_settings(store) -> dict:
-  executions = [e for e in store.get_executions() if e.type_id and "Trainer" in
-                store.get_execution_types_by_id([e.type_id])[0].name]
+def _latest_execution_property(store, node: str, name: str) -> str:
+  """A property of the newest execution of a node type (e.g. the Trainer's custom_config)."""
+  types = {t.id: t.name for t in store.get_execution_types()}
+  executions = [e for e in store.get_executions() if node in types.get(e.type_id, "")]
   if not executions:
-    return {}
+    return ""
   latest = max(executions, key=lambda e: e.id)
-  raw = latest.properties.get("custom_config") or latest.custom_properties.get("custom_config")
+  value = latest.properties.get(name) or latest.custom_properties.get(name)
+  return value.string_value if value else ""
+
+
+def _trainer_settings(store) -> dict:
   try:
-    return json.loads(raw.string_value) if raw else {}
+    return json.loads(_latest_execution_property(store, "Trainer", "custom_config") or "{}")
   except ValueError:
     return {}
 
@@ -65,9 +70,10 @@ def read_run(metadata_path: str) -> dict:
         ("blessing", standard_artifacts.ModelBlessing, "Evaluator"),
         ("pushed", standard_artifacts.PushedModel, "Pusher"))}
     trainer = _trainer_settings(m.store)
+    input_base = _latest_execution_property(m.store, "ExampleGen", "input_base")
   if found["evaluation"] is None:
     raise RuntimeError(f"{metadata_path}: no evaluation recorded yet; run the pipeline first (make run)")
-  return {"artifacts": found, "trainer": trainer}
+  return {"artifacts": found, "trainer": trainer, "input_base": input_base}
 
 
 def _split_dirs(uri: str) -> dict:
@@ -336,8 +342,7 @@ def render(config: PipelineConfig) -> str:
   examples = artifacts["examples"]
   lineage = {
       "pipeline": config.name,
-      "data": (examples.custom_properties["input_base"].string_value
-               if examples and "input_base" in examples.custom_properties else config.data.path),
+      "data": run["input_base"] or "–",
       "examples": examples.uri if examples else "–",
       "embedding": f"{model_settings.get('embedding_handle', '–')}"
                    f"{'' if model_settings.get('trainable', True) else ' (frozen)'}",

@@ -1,57 +1,126 @@
 """The Evaluator as the gate to production: a model worse than the last blessed one is
-not blessed and not pushed, and the run's table says which metric failed and why."""
+not blessed and not pushed, and the run says which metric failed and why; then the
+evaluation as people look at it (TFMA's loader, the HTML report in headless Chromium)."""
 import dataclasses
 import pathlib
 import random
+import re
 import shutil
+import subprocess
 
 import pytest
+import tensorflow_model_analysis as tfma
 
+from pipeline import report
 from pipeline import run
-from pipeline.config import GateConfig
+from pipeline.config import REPO_ROOT, GateConfig
 from tests.conftest import fast_config, make_aclimdb, pushed_versions
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts"
 
 
 def shuffle_train_labels(source: pathlib.Path, target: pathlib.Path, seed: int = 7) -> pathlib.Path:
   """A copy of an aclImdb folder whose train reviews sit in random class folders
   (the test split untouched): a model trained on it learns nothing."""
   shutil.copytree(source, target)
-  files = sorted((target / "train").glob("*/*.txt"))
   rng = random.Random(seed)
-  for path in files:
+  for path in sorted((target / "train").glob("*/*.txt")):
     label = rng.choice(["neg", "pos"])
     if path.parent.name != label:
       path.rename(target / "train" / label / path.name)
   return target
 
 
-def test_a_worse_model_is_not_blessed_and_not_pushed(tmp_path):
-  good_data = make_aclimdb(tmp_path / "aclImdb", {"train": 200, "test": 50})
-  bad_data = shuffle_train_labels(good_data, tmp_path / "aclImdb_shuffled")
+def _serving_files(config):
+  base = pathlib.Path(config.serving_model_dir)
+  return sorted(p.relative_to(base) for p in base.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+  """A good model, blessed and pushed; then one trained on shuffled labels."""
+  root = tmp_path_factory.mktemp("gate")
+  good_data = make_aclimdb(root / "aclImdb", {"train": 200, "test": 50})
+  bad_data = shuffle_train_labels(good_data, root / "aclImdb_shuffled")
   # Floors any model passes: only the comparison with the baseline can refuse the second.
   gate = GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=0.01, max_auc_drop=0.01)
-  config = fast_config(good_data, tmp_path / "out", gate=gate)
+  config = fast_config(good_data, root / "out", gate=gate)
   config = config.replace(model=dataclasses.replace(config.model, epochs=2))
-
   first = run.run(config)
+  pushed_after_first = (pushed_versions(config), _serving_files(config))
+  worse = run.run(config.replace(data=dataclasses.replace(config.data, path=str(bad_data))))
+  return config, first, worse, pushed_after_first
+
+
+def test_a_worse_model_is_not_blessed_and_not_pushed(two_runs):
+  config, first, worse, (versions, files) = two_runs
   assert first.blessed and first.pushed_to, first.table()
   assert first.metrics["binary_accuracy"] > 0.6, first.table()  # a real model, worth protecting
-  versions = pushed_versions(config)
-  serving_files = sorted(p.relative_to(config.serving_model_dir) for p in pathlib.Path(config.serving_model_dir).rglob("*"))
-
-  worse = run.run(config.replace(data=dataclasses.replace(config.data, path=str(bad_data))))
+  assert first.baseline_metrics is None  # first run: floors only
   table = worse.table()
   assert not worse.blessed, table
   assert worse.pushed_to is None and "nothing pushed" in table
-  assert pushed_versions(config) == versions
-  assert sorted(p.relative_to(config.serving_model_dir)
-                for p in pathlib.Path(config.serving_model_dir).rglob("*")) == serving_files
-  # The table names the failed metric, its value, the baseline's and the threshold.
+  assert pushed_versions(config) == versions and _serving_files(config) == files
+  # The table names the failed metric, its change, the candidate's and baseline's values, the bound.
   failed = [line for line in worse.failures if "change vs. baseline" in line]
-  assert failed, table
-  assert any(line.startswith(("binary_accuracy", "auc")) for line in failed), table
-  assert all("required >= -0.0100" in line and "candidate" in line and "baseline" in line for line in failed), table
-  assert worse.metrics["binary_accuracy"] < first.metrics["binary_accuracy"] - 0.01 or \
-      worse.metrics["auc"] < first.metrics["auc"] - 0.01
+  assert failed and any(line.startswith(("binary_accuracy", "auc")) for line in failed), table
+  for line in failed:
+    metric = line.split()[0]
+    assert f"candidate {worse.metrics[metric]:.4f}" in line and f"baseline {first.metrics[metric]:.4f}" in line
+    assert line.endswith("required >= -0.0100"), line
+  assert worse.baseline_metrics["binary_accuracy"] == pytest.approx(first.metrics["binary_accuracy"])
+
+
+def test_evaluation_loads_in_tfma_with_slices_and_plots(two_runs):
+  _, _, worse, _ = two_runs
+  result = tfma.load_eval_result(worse.evaluation_uri, model_name="candidate")
+  slices = {tuple(k) for k, _ in result.slicing_metrics}
+  assert () in slices
+  assert any(k and k[0][0] == "length_bucket_xf" for k in slices)
+  assert {(("label", "neg"),), (("label", "pos"),)} <= slices
+  overall = dict(result.slicing_metrics)[()][""][""]
+  assert {"binary_accuracy", "auc", "precision", "recall", "calibration", "example_count"} <= set(overall)
+  plots = dict(result.plots)[()][""][""]
+  assert "confusionMatrixAtThresholds" in plots and "calibrationHistogramBuckets" in plots
+  assert not tfma.load_validation_result(worse.evaluation_uri).validation_ok
+
+
+def _chromium(*args) -> subprocess.CompletedProcess:
+  browser = shutil.which("chromium") or shutil.which("chromium-browser")
+  assert browser, "chromium is not installed (scripts/env.sh setup installs it)"
+  return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--enable-logging=stderr", "--v=0", *args],
+                        capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_html_report_renders_in_headless_chromium(two_runs, tmp_path):
+  config, first, worse, _ = two_runs
+  page = pathlib.Path(report.write(config, str(tmp_path / "report" / "index.html")))
+  text = page.read_text()
+  assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # self-contained
+  dom = _chromium(f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri())
+  assert dom.returncode == 0, dom.stderr[-2000:]
+  html_out = dom.stdout
+  assert 'data-rendered="true"' in html_out, "the page's script did not run"
+  errors = re.search(r'<html[^>]*data-errors="([^"]*)"', html_out)
+  assert errors is None, f"script errors on the page: {errors and errors[1]}"
+  console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l]
+  assert console == [], console
+  # The key numbers: verdict, failed metric with value and bound, candidate and baseline.
+  assert "Not blessed: nothing pushed" in html_out
+  assert f"{worse.metrics['binary_accuracy']:.4f}" in html_out
+  assert f"{first.metrics['binary_accuracy']:.4f}" in html_out  # the baseline's
+  assert "required &gt;= -0.0100" in html_out or "required >= -0.0100" in html_out
+  for section in ("Metrics by slice", "Confusion matrix", "ROC curve", "Precision-recall curve",
+                  "Calibration", "Baseline comparison", "Data statistics", "Anomalies", "Lineage"):
+    assert section in html_out, section
+  assert "minilm-wordpiece-bag" in html_out and "length_bucket_xf" in html_out
+  assert "aclImdb_shuffled" in html_out  # lineage: the data this (worse) model was trained on
+  ARTIFACTS.mkdir(parents=True, exist_ok=True)
+  shot = ARTIFACTS / "report.png"
+  shot.unlink(missing_ok=True)
+  taken = _chromium(f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,3000",
+                    f"--screenshot={shot}", page.as_uri())
+  assert taken.returncode == 0 and shot.stat().st_size > 20_000, taken.stderr[-2000:]
