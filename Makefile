@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -16,6 +16,9 @@ run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 
 report: setup     ## a static HTML report of the latest run: outputs/report/index.html
 	$(ENV) run python -m pipeline.report $(ARGS)
+
+notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the latest run (outputs/notebook/)
+	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
 serve: setup      ## the local TF Serving-compatible server on the pushed models (gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=imdb_sentiment \

@@ -1,10 +1,12 @@
 """Shared fixtures: small aclImdb-layout datasets cut from the bundled sample."""
 import dataclasses
 import pathlib
+import random
 import shutil
 
 import pytest
 
+from pipeline import run
 from pipeline.config import DataConfig, GateConfig, PipelineConfig, REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "imdb_sample"
@@ -40,3 +42,36 @@ def fast_config(data_path, output_dir, **changes) -> PipelineConfig:
 def pushed_versions(config: PipelineConfig) -> list:
   base = pathlib.Path(config.serving_model_dir)
   return sorted(p.name for p in base.iterdir()) if base.exists() else []
+
+
+def shuffle_train_labels(source: pathlib.Path, target: pathlib.Path, seed: int = 7) -> pathlib.Path:
+  """A copy of an aclImdb folder whose train reviews sit in random class folders
+  (the test split untouched): a model trained on it learns nothing."""
+  shutil.copytree(source, target)
+  rng = random.Random(seed)
+  for path in sorted((target / "train").glob("*/*.txt")):
+    label = rng.choice(["neg", "pos"])
+    if path.parent.name != label:
+      path.rename(target / "train" / label / path.name)
+  return target
+
+
+def serving_files(config):
+  base = pathlib.Path(config.serving_model_dir)
+  return sorted(p.relative_to(base) for p in base.rglob("*"))
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory):
+  """A good model, blessed and pushed; then one trained on shuffled labels."""
+  root = tmp_path_factory.mktemp("gate")
+  good_data = make_aclimdb(root / "aclImdb", {"train": 200, "test": 50})
+  bad_data = shuffle_train_labels(good_data, root / "aclImdb_shuffled")
+  # Floors any model passes: only the comparison with the baseline can refuse the second.
+  gate = GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=0.01, max_auc_drop=0.01)
+  config = fast_config(good_data, root / "out", gate=gate)
+  config = config.replace(model=dataclasses.replace(config.model, epochs=2))
+  first = run.run(config)
+  pushed_after_first = (pushed_versions(config), serving_files(config))
+  worse = run.run(config.replace(data=dataclasses.replace(config.data, path=str(bad_data))))
+  return config, first, worse, pushed_after_first

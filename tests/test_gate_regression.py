@@ -1,9 +1,7 @@
 """The Evaluator as the gate to production: a model worse than the last blessed one is
 not blessed and not pushed, and the run says which metric failed and why; then the
 evaluation as people look at it (TFMA's loader, the HTML report in headless Chromium)."""
-import dataclasses
 import pathlib
-import random
 import re
 import shutil
 import subprocess
@@ -12,45 +10,11 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline import report
-from pipeline import run
-from pipeline.config import REPO_ROOT, GateConfig
-from tests.conftest import fast_config, make_aclimdb, pushed_versions
+from pipeline.config import REPO_ROOT
+from tests.conftest import pushed_versions, serving_files
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts"
-
-
-def shuffle_train_labels(source: pathlib.Path, target: pathlib.Path, seed: int = 7) -> pathlib.Path:
-  """A copy of an aclImdb folder whose train reviews sit in random class folders
-  (the test split untouched): a model trained on it learns nothing."""
-  shutil.copytree(source, target)
-  rng = random.Random(seed)
-  for path in sorted((target / "train").glob("*/*.txt")):
-    label = rng.choice(["neg", "pos"])
-    if path.parent.name != label:
-      path.rename(target / "train" / label / path.name)
-  return target
-
-
-def _serving_files(config):
-  base = pathlib.Path(config.serving_model_dir)
-  return sorted(p.relative_to(base) for p in base.rglob("*"))
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-  """A good model, blessed and pushed; then one trained on shuffled labels."""
-  root = tmp_path_factory.mktemp("gate")
-  good_data = make_aclimdb(root / "aclImdb", {"train": 200, "test": 50})
-  bad_data = shuffle_train_labels(good_data, root / "aclImdb_shuffled")
-  # Floors any model passes: only the comparison with the baseline can refuse the second.
-  gate = GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=0.01, max_auc_drop=0.01)
-  config = fast_config(good_data, root / "out", gate=gate)
-  config = config.replace(model=dataclasses.replace(config.model, epochs=2))
-  first = run.run(config)
-  pushed_after_first = (pushed_versions(config), _serving_files(config))
-  worse = run.run(config.replace(data=dataclasses.replace(config.data, path=str(bad_data))))
-  return config, first, worse, pushed_after_first
 
 
 def test_a_worse_model_is_not_blessed_and_not_pushed(two_runs):
@@ -61,7 +25,7 @@ def test_a_worse_model_is_not_blessed_and_not_pushed(two_runs):
   table = worse.table()
   assert not worse.blessed, table
   assert worse.pushed_to is None and "nothing pushed" in table
-  assert pushed_versions(config) == versions and _serving_files(config) == files
+  assert pushed_versions(config) == versions and serving_files(config) == files
   # The table names the failed metric, its change, the candidate's and baseline's values, the bound.
   failed = [line for line in worse.failures if "change vs. baseline" in line]
   assert failed and any(line.startswith(("binary_accuracy", "auc")) for line in failed), table
