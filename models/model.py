@@ -32,17 +32,46 @@ class ModelConfig:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def build_classifier(config: ModelConfig, embedding_path: str) -> keras.Model:
-  """Returns a compiled model mapping a [batch] string tensor to [batch, 1] logits."""
-  keras.utils.set_random_seed(config.seed)
-  text = keras.Input(shape=(), dtype=tf.string, name=features.TEXT_XF)
-  embedded = hub.KerasLayer(embedding_path, trainable=config.trainable, name="embedding")(text)
-  hidden = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(embedded)
+def build_head(config: ModelConfig, embedding_dim: int) -> keras.Model:
+  """The classifier on top of the embedding: [batch, dim] vectors -> [batch, 1] logits."""
+  vectors = keras.Input(shape=(embedding_dim,), dtype=tf.float32, name="embedding_vector")
+  hidden = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(vectors)
   logits = keras.layers.Dense(1, name="logits")(hidden)
-  model = keras.Model(text, logits, name="text_classifier")
+  return keras.Model(vectors, logits, name="head")
+
+
+def compile_for_training(model: keras.Model, config: ModelConfig) -> keras.Model:
   model.compile(
       optimizer=keras.optimizers.Adam(config.learning_rate),
       loss=keras.losses.BinaryCrossentropy(from_logits=True),
       metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
                keras.metrics.AUC(from_logits=True, name="auc")])
   return model
+
+
+def embedding_layer(config: ModelConfig, embedding_path: str) -> hub.KerasLayer:
+  return hub.KerasLayer(embedding_path, trainable=config.trainable, name="embedding")
+
+
+def build_classifier(config: ModelConfig, embedding_path: str, head: keras.Model = None) -> keras.Model:
+  """Returns a compiled model mapping a [batch] string tensor to [batch, 1] logits:
+  the hub module, then `head` (a new one unless given, e.g. trained on cached vectors)."""
+  keras.utils.set_random_seed(config.seed)
+  text = keras.Input(shape=(), dtype=tf.string, name=features.TEXT_XF)
+  layer = embedding_layer(config, embedding_path)
+  embedded = layer(text)
+  head = head or build_head(config, embedded.shape[-1])
+  return compile_for_training(keras.Model(text, head(embedded), name="text_classifier"), config)
+
+
+def cache_embeddings(dataset: tf.data.Dataset, embed, shuffle_buffer: int, seed: int,
+                     batch_size: int) -> tf.data.Dataset:
+  """(text, label) batches -> (vector, label) batches, each text embedded once.
+
+  A frozen embedding gives the same vector every epoch, so vectors are computed on the
+  first pass, cached, and reshuffled each epoch; only the head is trained.
+  """
+  vectors = dataset.map(lambda text, label: (embed(text), label)).unbatch().cache()
+  if shuffle_buffer:
+    vectors = vectors.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  return vectors.batch(batch_size)

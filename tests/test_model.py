@@ -25,3 +25,32 @@ def test_frozen_embedding_is_not_updated():
 
 def test_config_from_dict_ignores_unknown_keys():
   assert model_lib.ModelConfig.from_dict({"epochs": 7, "unknown": 1}).epochs == 7
+
+
+def test_frozen_embeddings_are_computed_once_per_example_not_per_epoch():
+  texts = tf.constant(["a", "bb", "ccc", "dddd", "eeeee"])
+  labels = tf.constant([[0.0], [1.0], [0.0], [1.0], [0.0]])
+  calls = tf.Variable(0, dtype=tf.int64)
+
+  def embed(batch):
+    calls.assign_add(tf.size(batch, out_type=tf.int64))
+    return tf.cast(tf.strings.length(batch), tf.float32)[:, tf.newaxis] * tf.ones([1, 3])
+
+  dataset = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(2)
+  cached = model_lib.cache_embeddings(dataset, embed, shuffle_buffer=10, seed=0, batch_size=2)
+  epochs = [sorted(float(v[0]) for vectors, _ in cached for v in vectors.numpy()) for _ in range(3)]
+  assert epochs[0] == epochs[1] == epochs[2] == [1.0, 2.0, 3.0, 4.0, 5.0]
+  assert int(calls.numpy()) == 5  # once per example over three epochs
+
+
+def test_frozen_training_path_trains_only_the_head():
+  config = model_lib.ModelConfig(hidden_units=4, trainable=False)
+  path = handles.resolve(config.embedding_handle)
+  embed = model_lib.embedding_layer(config, path)
+  head = model_lib.compile_for_training(model_lib.build_head(config, 384), config)
+  dataset = tf.data.Dataset.from_tensor_slices(
+      (tf.constant(["good film", "bad film", "great", "awful"]), tf.constant([[1.0], [0.0], [1.0], [0.0]]))).batch(2)
+  head.fit(model_lib.cache_embeddings(dataset, embed, 4, 0, 2), epochs=2, verbose=0)
+  model = model_lib.build_classifier(config, path, head=head)
+  np.testing.assert_allclose(model(tf.constant(["good film"])).numpy(),
+                             head(embed(tf.constant(["good film"]))).numpy(), rtol=1e-6)

@@ -85,3 +85,19 @@ def test_csv_input_with_custom_columns(tmp_path):
   summary = run.run(config)
   assert summary.metrics["example_count"] > 0
   assert summary.blessed and summary.pushed_to
+
+
+def test_frozen_minilm_encoder_through_the_pipeline(tmp_path):
+  """The transformer encoder chosen by name, frozen: the Trainer trains the head on cached
+  vectors and exports text -> encoder -> head; the pushed model serves raw text."""
+  from tests.conftest import make_aclimdb
+  data = make_aclimdb(tmp_path / "aclImdb", {"train": 20, "test": 10})
+  config = fast_config(data, tmp_path / "out")
+  config = config.replace(model=dataclasses.replace(
+      config.model, embedding_handle="minilm-l6-encoder", trainable=False, epochs=2))
+  summary = run.run(config)
+  assert summary.blessed and summary.pushed_to, summary.table()
+  assert summary.metrics["example_count"] == 20
+  model = tf.saved_model.load(summary.pushed_to)
+  p = model.signatures[features.SERVING_TEXT_SIGNATURE](**{features.TEXT_INPUT: tf.constant([POSITIVE, NEGATIVE])})
+  assert p[features.PROBABILITY_OUTPUT].shape == (2, 1)

@@ -1,7 +1,9 @@
 """Turns an embedding handle into a local SavedModel path the Trainer can load.
 
 A handle is one of:
-  * a registered name (the offline default `minilm-wordpiece-bag`), built once into a cache;
+  * a registered name (models/embeddings/registry.py): a module built once into the
+    cache from pretrained files (the offline default `minilm-wordpiece-bag`, the
+    `minilm-l6-encoder`), or a named TF Hub module;
   * a local SavedModel directory;
   * a TF Hub URL (https://tfhub.dev/...), a Kaggle Models URL, or a short TF Hub handle
     such as `google/nnlm-en-dim50/2`, fetched by tensorflow_hub into TFHUB_CACHE_DIR.
@@ -13,7 +15,7 @@ import pathlib
 import re
 import socket
 
-from models.embeddings import wordpiece_bag
+from models.embeddings import registry, wordpiece_bag
 
 DEFAULT_HANDLE = wordpiece_bag.NAME
 _SHORT_HUB_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/\d+$")  # publisher/model/version
@@ -35,10 +37,13 @@ def _is_remote(handle: str) -> bool:
 def resolve(handle: str, cache_dir: pathlib.Path | None = None) -> str:
   """Returns an absolute local path to a TF2 SavedModel for `handle`."""
   cache_dir = pathlib.Path(cache_dir or default_cache_dir())
-  if handle == wordpiece_bag.NAME:
-    path = cache_dir / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}"
+  if handle in registry.REGISTRY:
+    embedding = registry.REGISTRY[handle]
+    if embedding.url:
+      return _fetch(embedding.url)
+    path = registry.cached_build_dir(cache_dir, embedding)
     if not (path / "saved_model.pb").exists():
-      wordpiece_bag.build(path)
+      embedding.build(path)
     return str(path)
   local = pathlib.Path(handle).expanduser()
   if local.exists():
@@ -48,8 +53,8 @@ def resolve(handle: str, cache_dir: pathlib.Path | None = None) -> str:
   if _is_remote(handle):
     return _fetch(handle)
   raise EmbeddingHandleError(
-      f"embedding handle {handle!r} is neither the registered name {wordpiece_bag.NAME!r}, "
-      f"an existing SavedModel directory, nor a TF Hub / Kaggle handle")
+      f"embedding handle {handle!r} is neither a registered name, an existing SavedModel "
+      f"directory, nor a TF Hub / Kaggle handle. Registered:\n{registry.describe()}")
 
 
 def _fetch(handle: str) -> str:

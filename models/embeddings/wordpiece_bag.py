@@ -11,13 +11,11 @@ Ops in the graph: core TF plus CaseFoldUTF8, NormalizeUTF8, RegexSplitWithOffset
 WordpieceTokenizeWithOffsets, so a process that loads it must `import tensorflow_text`.
 """
 import pathlib
-import shutil
-import tempfile
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from models.embeddings import minilm_files
+from models.embeddings import export, minilm_files
 
 NAME = "minilm-wordpiece-bag"
 VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
@@ -61,15 +59,4 @@ def build(export_dir: pathlib.Path) -> pathlib.Path:
   files = minilm_files.verified_files()
   module = WordPieceBag(minilm_files.load_vocab(files["vocab.txt"]),
                        minilm_files.load_word_embeddings(files["model.safetensors"]))
-  export_dir = pathlib.Path(export_dir)
-  export_dir.parent.mkdir(parents=True, exist_ok=True)
-  staging = pathlib.Path(tempfile.mkdtemp(prefix=".building-", dir=export_dir.parent))
-  try:
-    tf.saved_model.save(module, str(staging))
-    staging.rename(export_dir)
-  except OSError:
-    if not (export_dir / "saved_model.pb").exists():  # not a concurrent builder's win
-      raise
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
-  return export_dir
+  return export.save_atomically(module, export_dir)

@@ -1,0 +1,47 @@
+"""The named text embeddings a run can choose with one value (`--embedding NAME`).
+
+Two kinds of entry:
+  * modules the project builds offline from pretrained files, once, into the cache
+    (`build` writes a TF Hub-format SavedModel; `version` keys the cached build);
+  * well-known TF Hub / Kaggle modules from the tutorials, by URL: fetched by
+    tensorflow_hub into TFHUB_CACHE_DIR where a network exists.
+Anything not named here can still be passed as a URL, a short hub handle or a local
+SavedModel directory (models/embeddings/handles.py).
+"""
+import dataclasses
+import pathlib
+from typing import Callable, Optional
+
+from models.embeddings import minilm_encoder, wordpiece_bag
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedding:
+  name: str
+  summary: str
+  build: Optional[Callable[[pathlib.Path], pathlib.Path]] = None  # built offline into the cache
+  version: int = 0
+  url: str = ""                                                     # or fetched from a hub
+  dim: int = 0
+
+
+REGISTRY = {e.name: e for e in (
+    Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast; the default)",
+              build=wordpiece_bag.build, version=wordpiece_bag.VERSION, dim=384),
+    Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, normalised",
+              build=minilm_encoder.build, version=minilm_encoder.VERSION, dim=384),
+    Embedding("nnlm-en-dim50", "TF Hub tutorial: NNLM, English, 50-d (needs a network or TFHUB_CACHE_DIR)",
+              url="https://tfhub.dev/google/nnlm-en-dim50/2", dim=50),
+    Embedding("nnlm-en-dim128", "NNLM, English, 128-d (needs a network or TFHUB_CACHE_DIR)",
+              url="https://tfhub.dev/google/nnlm-en-dim128/2", dim=128),
+    Embedding("universal-sentence-encoder", "Universal Sentence Encoder v4, 512-d (needs a network or TFHUB_CACHE_DIR)",
+              url="https://tfhub.dev/google/universal-sentence-encoder/4", dim=512),
+)}
+
+
+def cached_build_dir(cache_dir: pathlib.Path, embedding: Embedding) -> pathlib.Path:
+  return pathlib.Path(cache_dir) / f"{embedding.name}-v{embedding.version}"
+
+
+def describe() -> str:
+  return "\n".join(f"  {e.name:28s} {e.summary}" for e in REGISTRY.values())
