@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-embeddings schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -35,6 +35,9 @@ bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md 
 
 bench-full: setup ## the full IMDB benchmark (25k official test reviews)
 	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --batch-size 128
+
+bench-embeddings: setup ## the pipeline on full IMDB once per registered embedding (benchmarks/embedding_results.md)
+	$(ENV) run python -m benchmarks.embedding_bench $(ARGS)
 
 bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process model (benchmarks/serving_results.md)
 	$(ENV) run python -m benchmarks.serving_bench $(ARGS)

@@ -50,10 +50,13 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--embedding", default=defaults.model.embedding_handle,
                    help="a registered name (see below), a local SavedModel path, a TF Hub URL, "
                         "or a Kaggle / TF Hub handle (fetched into TFHUB_CACHE_DIR)")
-  run.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
+  tuning = run.add_mutually_exclusive_group()
+  tuning.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
+  tuning.add_argument("--fine-tune", action="store_true", help="fine-tune the embedding (trainable=True)")
   run.add_argument("--epochs", type=int, default=defaults.model.epochs)
   run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)
   run.add_argument("--learning-rate", type=float, default=defaults.model.learning_rate)
+  run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
   run.add_argument("--min-accuracy", type=float, default=defaults.gate.min_accuracy)
   run.add_argument("--min-auc", type=float, default=defaults.gate.min_auc)
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
@@ -64,9 +67,11 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       schema_path=None if args.infer_schema else args.schema,
       data=DataConfig(path=args.data, format=args.format, text_column=args.text_column,
                       label_column=args.label_column),
-      model=dataclasses.replace(defaults.model, embedding_handle=args.embedding, trainable=not args.frozen,
+      model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,
+                                trainable=(not args.frozen) if (args.frozen or args.fine_tune)
+                                else registry.default_trainable(args.embedding),
                                 epochs=args.epochs, batch_size=args.batch_size,
-                                learning_rate=args.learning_rate),
+                                learning_rate=args.learning_rate, dropout=args.dropout),
       gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
   return config, args
 

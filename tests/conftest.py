@@ -35,7 +35,10 @@ def fast_config(data_path, output_dir, **changes) -> PipelineConfig:
   """One short epoch and floors any model passes: for tests of the plumbing."""
   base = PipelineConfig(output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
                         gate=GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
-  base = base.replace(model=dataclasses.replace(base.model, epochs=1, batch_size=16))
+  # The small word-piece bag keeps plumbing tests fast; the default embedding is run by
+  # the main-job test (test_pipeline_e2e.py) and the benchmarks.
+  base = base.replace(model=dataclasses.replace(base.model, epochs=1, batch_size=16,
+                                                embedding_handle="minilm-wordpiece-bag", dropout=0.0))
   return base.replace(**changes)
 
 

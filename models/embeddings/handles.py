@@ -15,9 +15,8 @@ import pathlib
 import re
 import socket
 
-from models.embeddings import registry, wordpiece_bag
+from models.embeddings import registry
 
-DEFAULT_HANDLE = wordpiece_bag.NAME
 _SHORT_HUB_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/\d+$")  # publisher/model/version
 
 
@@ -69,7 +68,7 @@ def _fetch(handle: str) -> str:
         f"could not fetch embedding module {url} ({type(e).__name__}: {e}). Without a "
         f"network, download the module elsewhere, unpack it, and pass the local "
         f"SavedModel directory as the handle (--embedding /path/to/module), or point "
-        f"TFHUB_CACHE_DIR at a cache that already holds it. The offline default is "
-        f"{wordpiece_bag.NAME!r}.") from e
+        f"TFHUB_CACHE_DIR at a cache that already holds it. Modules that work offline: "
+        f"{', '.join(n for n, e in registry.REGISTRY.items() if e.build)}.") from e
   finally:
     socket.setdefaulttimeout(previous)
