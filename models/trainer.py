@@ -94,6 +94,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
              callbacks=callbacks)
     model = model_lib.build_classifier(config, embedding_path, head=head)
-  model.save(fn_args.serving_model_dir, save_format="tf",
+  model.save(fn_args.serving_model_dir, save_format="tf", include_optimizer=False,  # no Adam slots in serving
              signatures=_signatures(model, tf_transform_output, custom["label_key"],
                                         custom["class_names"]))
