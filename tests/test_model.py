@@ -47,7 +47,8 @@ def test_frozen_training_path_trains_only_the_head():
   config = model_lib.ModelConfig(hidden_units=4, trainable=False)
   path = handles.resolve(config.embedding_handle)
   embed = model_lib.embedding_layer(config, path)
-  head = model_lib.compile_for_training(model_lib.build_head(config, 384), config)
+  dim = embed(tf.constant([""])).shape[-1]
+  head = model_lib.compile_for_training(model_lib.build_head(config, dim), config)
   dataset = tf.data.Dataset.from_tensor_slices(
       (tf.constant(["good film", "bad film", "great", "awful"]), tf.constant([[1.0], [0.0], [1.0], [0.0]]))).batch(2)
   head.fit(model_lib.cache_embeddings(dataset, embed, 4, 0, 2), epochs=2, verbose=0)
