@@ -31,15 +31,6 @@ OVERALL = "Overall"
 
 
 # --- reading the run -------------------------------------------------------------
-def _latest(store, artifact_type, producer: str = ""):
-  """The newest artifact of a type, optionally only those a given node wrote
-  (Transform also writes Examples and ExampleStatistics). TFX lays outputs out as
-  <pipeline_root>/<node id>/<output key>/<execution id>."""
-  found = [a for a in store.get_artifacts_by_type(artifact_type.TYPE_NAME)
-           if not producer or f"{producer}/" in a.uri]
-  return max(found, key=lambda a: a.id) if found else None
-
-
 def _latest_execution_property(store, node: str, name: str) -> str:
   """A property of the newest execution of a node type (e.g. the Trainer's custom_config)."""
   types = {t.id: t.name for t in store.get_execution_types()}
@@ -61,7 +52,7 @@ def _trainer_settings(store) -> dict:
 def read_run(metadata_path: str) -> dict:
   """The latest run's artifacts and settings, from ML Metadata."""
   with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    found = {name: _latest(m.store, t, producer) for name, t, producer in (
+    found = {name: summary_lib.latest_artifact(m.store, t, producer) for name, t, producer in (
         ("examples", standard_artifacts.Examples, "ExampleGen/examples"),
         ("statistics", standard_artifacts.ExampleStatistics, "StatisticsGen"),
         ("anomalies", standard_artifacts.ExampleAnomalies, "ExampleValidator"),
@@ -308,10 +299,11 @@ def render(config: PipelineConfig) -> str:
                       _fmt(change, "{:+.4f}"), f">= {_fmt(-drop if drop is not None else None, '{:+.4f}')}",
                       '<span class="ok">pass</span>' if ok_floor and ok_drop else '<span class="bad">fail</span>'))
 
+  by_slice = metrics_by_slice(eval_result)
   slice_rows = [[html.escape(name)] + [_slice_cell(m, v, raw) for m, v in metrics.items()]
-                for name, metrics, raw in metrics_by_slice(eval_result)]
+                for name, metrics, raw in by_slice]
 
-  overall_values = next((raw for name, _, raw in metrics_by_slice(eval_result) if name == OVERALL), {})
+  overall_values = next((raw for name, _, raw in by_slice if name == OVERALL), {})
   matrix = confusion_at_half(overall_values)
   if matrix:
     confusion = _table(["", "predicted neg", "predicted pos"], [

@@ -49,8 +49,12 @@ def _fmt(value, pattern="{:.4f}") -> str:
   return "-" if value is None else pattern.format(value)
 
 
-def _latest(store, artifact_type) -> Optional[object]:
-  found = store.get_artifacts_by_type(artifact_type.TYPE_NAME)
+def latest_artifact(store, artifact_type, producer: str = ""):
+  """The newest artifact of a type, optionally only those a given node wrote
+  (Transform also writes Examples and ExampleStatistics). TFX lays outputs out as
+  <pipeline_root>/<node id>/<output key>/<execution id>."""
+  found = [a for a in store.get_artifacts_by_type(artifact_type.TYPE_NAME)
+           if not producer or f"{producer}/" in a.uri]
   return max(found, key=lambda a: a.id) if found else None
 
 
@@ -94,9 +98,9 @@ def model_names(uri: str) -> tuple[str, Optional[str]]:
 def read(metadata_path: str) -> RunSummary:
   """Summarises the newest evaluation, blessing and push recorded in MLMD."""
   with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    evaluation = _latest(m.store, standard_artifacts.ModelEvaluation)
-    blessing = _latest(m.store, standard_artifacts.ModelBlessing)
-    pushed = _latest(m.store, standard_artifacts.PushedModel)
+    evaluation = latest_artifact(m.store, standard_artifacts.ModelEvaluation)
+    blessing = latest_artifact(m.store, standard_artifacts.ModelBlessing)
+    pushed = latest_artifact(m.store, standard_artifacts.PushedModel)
   if evaluation is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
   uri = evaluation.uri

@@ -2,7 +2,7 @@
 
 A handle is one of:
   * a registered name (models/embeddings/registry.py): a module built once into the
-    cache from pretrained files (the offline default `minilm-wordpiece-bag`, the
+    cache from pretrained files (`minilm-bigram-bag`, the default; `minilm-wordpiece-bag`;
     `minilm-l6-encoder`), or a named TF Hub module;
   * a local SavedModel directory;
   * a TF Hub URL (https://tfhub.dev/...), a Kaggle Models URL, or a short TF Hub handle

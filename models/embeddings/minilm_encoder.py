@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from models.embeddings import export, minilm_files
+from models.embeddings import export, minilm_files, wordpiece_bag
 
 NAME = "minilm-l6-encoder"
 VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
@@ -46,12 +46,9 @@ class MiniLMEncoder(tf.train.Checkpoint):
 
   def __init__(self, vocab: list[str], weights: dict, config: dict, max_seq_length: int = MAX_SEQ_LENGTH):
     super().__init__()
-    init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
-    self._vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
     # Lower-casing is done by `normalize` below, not by lower_case=True: that option case
     # *folds* (ß -> ss), where the original lower-cases (ß stays ß).
-    self._tokenizer = tf_text.BertTokenizer(
-        self._vocab_table, lower_case=False, token_out_type=tf.int64, unknown_token="[UNK]")
+    self._vocab_table, self._tokenizer = wordpiece_bag.vocab_tokenizer(vocab, lower_case=False)
     self._cls = vocab.index("[CLS]")
     self._sep = vocab.index("[SEP]")
     self._max_pieces = max_seq_length - 2
@@ -124,15 +121,10 @@ class MiniLMEncoder(tf.train.Checkpoint):
     return tf.math.l2_normalize(pooled, axis=-1, epsilon=1e-24)  # F.normalize: x / max(|x|, 1e-12)
 
 
-def load_weights(path: pathlib.Path) -> dict:
-  from safetensors.numpy import load_file  # pylint: disable=import-outside-toplevel
-  return load_file(str(path))
-
-
 def build(export_dir: pathlib.Path) -> pathlib.Path:
   """Builds the module from the verified MiniLM files into export_dir (atomically)."""
   files = minilm_files.verified_files()
   config = json.loads((files["vocab.txt"].parent / "config.json").read_text())
   module = MiniLMEncoder(minilm_files.load_vocab(files["vocab.txt"]),
-                         load_weights(files["model.safetensors"]), config)
+                         minilm_files.load_weights(files["model.safetensors"]), config)
   return export.save_atomically(module, export_dir)

@@ -61,6 +61,11 @@ def load_vocab(path: pathlib.Path) -> list[str]:
   return path.read_text(encoding="utf-8").splitlines()
 
 
-def load_word_embeddings(path: pathlib.Path) -> np.ndarray:
+def load_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
+  """Every tensor of model.safetensors, by its PyTorch name."""
   from safetensors.numpy import load_file  # pylint: disable=import-outside-toplevel
-  return load_file(str(path))[WORD_EMBEDDINGS_KEY]
+  return load_file(str(path))
+
+
+def load_word_embeddings(path: pathlib.Path) -> np.ndarray:
+  return load_weights(path)[WORD_EMBEDDINGS_KEY]

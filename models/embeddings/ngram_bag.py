@@ -17,9 +17,8 @@ WordpieceTokenizeWithOffsets) plus core TF.
 import pathlib
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from models.embeddings import export, minilm_files
+from models.embeddings import export, minilm_files, wordpiece_bag
 
 NAME = "minilm-bigram-bag"
 VERSION = 1
@@ -38,12 +37,8 @@ class NgramBag(tf.train.Checkpoint):
   def __init__(self, vocab: list[str], table, buckets: int = BUCKETS, bigram_dim: int = BIGRAM_DIM,
                max_pieces: int = MAX_PIECES):
     super().__init__()
-    init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
-    self._vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
-    self._tokenizer = tf_text.BertTokenizer(
-        self._vocab_table, lower_case=True, token_out_type=tf.int64, unknown_token="[UNK]")
-    table = tf.concat([tf.constant(table, tf.float32), tf.zeros([1, table.shape[1]])], 0)
-    self.unigrams = tf.Variable(table, trainable=True, name="unigrams")
+    self._vocab_table, self._tokenizer = wordpiece_bag.vocab_tokenizer(vocab)
+    self.unigrams = tf.Variable(wordpiece_bag.with_oov_row(table), trainable=True, name="unigrams")
     self.bigrams = tf.Variable(tf.zeros([buckets, bigram_dim]), trainable=True, name="bigrams")
     self._buckets = buckets
     self._max_pieces = max_pieces
@@ -51,19 +46,14 @@ class NgramBag(tf.train.Checkpoint):
     self.trainable_variables = [self.unigrams, self.bigrams]
     self.regularization_losses = []
 
-  @staticmethod
-  def _pool(table, ids, rows, lengths):
-    summed = tf.math.unsorted_segment_sum(tf.gather(table, ids.flat_values), ids.value_rowids(), rows)
-    return summed / tf.sqrt(tf.maximum(tf.cast(lengths, tf.float32), 1.0))[:, tf.newaxis]
-
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def __call__(self, texts):
     ids = self._tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :self._max_pieces]
     rows = tf.shape(texts)[0]
     left, right = ids[:, :-1], ids[:, 1:]
     pairs = left.with_flat_values((left.flat_values * _A + right.flat_values * _B) % self._buckets)
-    return tf.concat([self._pool(self.unigrams, ids, rows, ids.row_lengths()),
-                      self._pool(self.bigrams, pairs, rows, pairs.row_lengths())], axis=1)
+    return tf.concat([wordpiece_bag.sqrt_n_pool(self.unigrams, ids, rows),
+                      wordpiece_bag.sqrt_n_pool(self.bigrams, pairs, rows)], axis=1)
 
 
 def build(export_dir: pathlib.Path, buckets: int = BUCKETS, bigram_dim: int = BIGRAM_DIM) -> pathlib.Path:

@@ -22,24 +22,23 @@ class Embedding:
   build: Optional[Callable[[pathlib.Path], pathlib.Path]] = None  # built offline into the cache
   version: int = 0
   url: str = ""                                                     # or fetched from a hub
-  dim: int = 0
   fine_tune: bool = True   # the default for --embedding NAME; --frozen / --fine-tune override
 
 
 REGISTRY = {e.name: e for e in (
-    Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast; the default)",
-              build=wordpiece_bag.build, version=wordpiece_bag.VERSION, dim=384),
-    Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams (fine-tuned)",
-              build=ngram_bag.build, version=ngram_bag.VERSION, dim=384 + ngram_bag.BIGRAM_DIM),
+    Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast)",
+              build=wordpiece_bag.build, version=wordpiece_bag.VERSION),
+    Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default)",
+              build=ngram_bag.build, version=ngram_bag.VERSION),
     Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, "
               "normalised (frozen by default: ~22 reviews/s on 2 CPU cores)",
-              build=minilm_encoder.build, version=minilm_encoder.VERSION, dim=384, fine_tune=False),
+              build=minilm_encoder.build, version=minilm_encoder.VERSION, fine_tune=False),
     Embedding("nnlm-en-dim50", "TF Hub tutorial: NNLM, English, 50-d (needs a network or TFHUB_CACHE_DIR)",
-              url="https://tfhub.dev/google/nnlm-en-dim50/2", dim=50),
+              url="https://tfhub.dev/google/nnlm-en-dim50/2"),
     Embedding("nnlm-en-dim128", "NNLM, English, 128-d (needs a network or TFHUB_CACHE_DIR)",
-              url="https://tfhub.dev/google/nnlm-en-dim128/2", dim=128),
+              url="https://tfhub.dev/google/nnlm-en-dim128/2"),
     Embedding("universal-sentence-encoder", "Universal Sentence Encoder v4, 512-d (needs a network or TFHUB_CACHE_DIR)",
-              url="https://tfhub.dev/google/universal-sentence-encoder/4", dim=512),
+              url="https://tfhub.dev/google/universal-sentence-encoder/4"),
 )}
 
 

@@ -22,6 +22,26 @@ VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
 MAX_PIECES = 2048
 
 
+def vocab_tokenizer(vocab: list[str], lower_case: bool = True):
+  """MiniLM's vocabulary as a lookup table (one OOV bucket) and the in-graph WordPiece
+  tokenizer over it, giving int64 ids. The module must keep the table as an attribute."""
+  init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
+  table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
+  return table, tf_text.BertTokenizer(table, lower_case=lower_case, token_out_type=tf.int64,
+                                      unknown_token="[UNK]")
+
+
+def with_oov_row(table) -> tf.Tensor:
+  """The pretrained table plus one zero row for the out-of-vocabulary bucket."""
+  return tf.concat([tf.constant(table, tf.float32), tf.zeros([1, table.shape[1]])], 0)
+
+
+def sqrt_n_pool(table, ids: tf.RaggedTensor, rows) -> tf.Tensor:
+  """Sum of the rows of `table` each text's ids pick, divided by sqrt(#ids); zeros for none."""
+  summed = tf.math.unsorted_segment_sum(tf.gather(table, ids.flat_values), ids.value_rowids(), rows)
+  return summed / tf.sqrt(tf.maximum(tf.cast(ids.row_lengths(), tf.float32), 1.0))[:, tf.newaxis]
+
+
 class WordPieceBag(tf.train.Checkpoint):
   """Strings -> pooled pretrained word-piece embeddings.
 
@@ -32,14 +52,8 @@ class WordPieceBag(tf.train.Checkpoint):
 
   def __init__(self, vocab: list[str], table, max_pieces: int = MAX_PIECES):
     super().__init__()
-    init = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(vocab), tf.range(len(vocab), dtype=tf.int64))
-    self._vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
-    self._tokenizer = tf_text.BertTokenizer(
-        self._vocab_table, lower_case=True, token_out_type=tf.int64, unknown_token="[UNK]")
-    # One extra (zero) row for the out-of-vocabulary bucket.
-    table = tf.concat([tf.constant(table, tf.float32), tf.zeros([1, table.shape[1]])], 0)
-    self.embeddings = tf.Variable(table, trainable=True, name="embeddings")
+    self._vocab_table, self._tokenizer = vocab_tokenizer(vocab)
+    self.embeddings = tf.Variable(with_oov_row(table), trainable=True, name="embeddings")
     self._max_pieces = max_pieces
     self.variables = [self.embeddings]
     self.trainable_variables = [self.embeddings]
@@ -48,10 +62,7 @@ class WordPieceBag(tf.train.Checkpoint):
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def __call__(self, texts):
     ids = self._tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :self._max_pieces]
-    vectors = tf.gather(self.embeddings, ids.flat_values)
-    summed = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), tf.shape(texts)[0])
-    counts = tf.cast(ids.row_lengths(), tf.float32)
-    return summed / tf.sqrt(tf.maximum(counts, 1.0))[:, tf.newaxis]
+    return sqrt_n_pool(self.embeddings, ids, tf.shape(texts)[0])
 
 
 def build(export_dir: pathlib.Path) -> pathlib.Path:

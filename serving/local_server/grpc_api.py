@@ -7,7 +7,7 @@ from concurrent import futures
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
 
 from serving.local_server import errors
@@ -95,13 +95,10 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
       if unsupported or not request.metadata_field:
         raise errors.invalid(f"Metadata field(s) {unsupported or '(none)'} not supported; "
                              f"ask for '{SIGNATURE_DEF_FIELD}'")
-      servable = self._inference.servable(model_ref(request.model_spec, signature_name=""))
+      servable, signatures = self._inference.signature_def_map(model_ref(request.model_spec, signature_name=""))
       response = get_model_metadata_pb2.GetModelMetadataResponse()
       _fill_spec(response.model_spec, servable)
-      signature_map = get_model_metadata_pb2.SignatureDefMap()
-      for key, value in servable.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(value)
-      response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
+      response.metadata[SIGNATURE_DEF_FIELD].Pack(signatures)
       return response
 
   def Regress(self, request, context):
@@ -118,16 +115,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
   def GetModelStatus(self, request, context):
     with _status(context):
-      ref = model_ref(request.model_spec)
-      response = get_model_status_pb2.GetModelStatusResponse()
-      for state in self._inference.store.states(ref.name, ref.version):
-        status = response.model_version_status.add(
-            version=state.version,
-            state=get_model_status_pb2.ModelVersionStatus.State.Value(state.state))
-        if state.error:
-          status.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
-          status.status.error_message = state.error
-      return response
+      return self._inference.status(model_ref(request.model_spec))
 
   def HandleReloadConfigRequest(self, request, context):
     context.abort(grpc.StatusCode.UNIMPLEMENTED, "config reload: restart the local server instead")

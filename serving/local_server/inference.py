@@ -7,6 +7,7 @@ import dataclasses
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from serving.local_server import errors
 from serving.local_server.batcher import Batcher
@@ -33,6 +34,26 @@ class Inference:
 
   def servable(self, ref: ModelRef) -> Servable:
     return self.store.get(ref.name, ref.version, ref.label)
+
+  def signature_def_map(self, ref: ModelRef) -> tuple[Servable, get_model_metadata_pb2.SignatureDefMap]:
+    """GetModelMetadata's `signature_def` field, for the version a request names."""
+    servable = self.servable(ref)
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    for key, value in servable.signature_defs.items():
+      signatures.signature_def[key].CopyFrom(value)
+    return servable, signatures
+
+  def status(self, ref: ModelRef) -> get_model_status_pb2.GetModelStatusResponse:
+    """GetModelStatus: every known version (or the one named) with its state and error."""
+    version = self.servable(ref).version if ref.label else ref.version
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for state in self.store.states(ref.name, version):
+      status = response.model_version_status.add(
+          version=state.version, state=get_model_status_pb2.ModelVersionStatus.State.Value(state.state))
+      if state.error:
+        status.status.error_code = errors.grpc.StatusCode.UNKNOWN.value[0]
+        status.status.error_message = state.error
+    return response
 
   def predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray],
               output_filter: Sequence[str] = ()) -> tuple[Servable, str, dict]:

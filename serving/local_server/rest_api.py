@@ -12,7 +12,6 @@ import re
 import threading
 
 from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from serving.local_server import errors, rest_json
 from serving.local_server.inference import Inference, ModelRef
@@ -72,25 +71,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                 f"':{verb}' takes POST, not GET")
     inference = self.server.inference
     if metadata:
-      servable = inference.servable(ref)
-      response = get_model_metadata_pb2.GetModelMetadataResponse()
-      response.model_spec.name = servable.model_name
-      response.model_spec.version.value = servable.version
-      signatures = get_model_metadata_pb2.SignatureDefMap()
-      for key, value in servable.signature_defs.items():
-        signatures.signature_def[key].CopyFrom(value)
+      servable, signatures = inference.signature_def_map(ref)
       return {"model_spec": {"name": servable.model_name, "signature_name": "",
                              "version": str(servable.version)},
               "metadata": {"signature_def": json_format.MessageToDict(signatures, preserving_proto_field_name=True)}}
-    if ref.label:
-      ref = ModelRef(ref.name, inference.servable(ref).version)
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for state in inference.store.states(ref.name, ref.version):
-      status = response.model_version_status.add(
-          version=state.version, state=get_model_status_pb2.ModelVersionStatus.State.Value(state.state))
-      status.status.error_message = state.error
-    return json_format.MessageToDict(response, preserving_proto_field_name=True,
-                                    always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(inference.status(ref), preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
   # --- POST -----------------------------------------------------------------------
   def _read_json(self):
