@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-embeddings schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-embeddings bench-tasks schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -20,9 +20,10 @@ report: setup     ## a static HTML report of the latest run: outputs/report/inde
 notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the latest run (outputs/notebook/)
 	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
-serve: setup      ## the local TF Serving-compatible server on the pushed models (gRPC :8500, REST :8501)
-	$(ENV) run python -m serving.local_server --model_name=imdb_sentiment \
-	  --model_base_path=outputs/serving/imdb_sentiment --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
+MODEL ?= imdb_sentiment
+serve: setup      ## the local TF Serving-compatible server on a pushed model (MODEL=trec ...; gRPC :8500, REST :8501)
+	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
+	  --model_base_path=outputs/serving/$(MODEL) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
 
 test: setup       ## every test (unit, bad input, end to end, orchestrators)
 	$(ENV) run python -m pytest $(PYTEST_ARGS)
@@ -34,16 +35,19 @@ bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md 
 	$(ENV) run python -m benchmarks.pipeline_bench $(ARGS)
 
 bench-full: setup ## the full IMDB benchmark (25k official test reviews)
-	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --batch-size 128
+	$(ENV) run python -m benchmarks.pipeline_bench --data ../shared/data/aclImdb_v1.tar.gz --name imdb-sentiment --batch-size 128
 
 bench-embeddings: setup ## the pipeline on full IMDB once per registered embedding (benchmarks/embedding_results.md)
 	$(ENV) run python -m benchmarks.embedding_bench $(ARGS)
 
+bench-tasks: setup ## TREC (multi-class) and GoEmotions (multi-label), full, beside scikit-learn peers (benchmarks/task_results.md)
+	$(ENV) run python -m benchmarks.task_bench $(ARGS)
+
 bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process model (benchmarks/serving_results.md)
 	$(ENV) run python -m benchmarks.serving_bench $(ARGS)
 
-schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb/schema.inferred.pbtxt
-	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb/schema.inferred.pbtxt
+schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb-sentiment/schema.inferred.pbtxt
+	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb-sentiment/schema.inferred.pbtxt
 
 kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_sentiment_pipeline.json)
 	$(ENV) run python -m kubeflow.kubeflow_runner

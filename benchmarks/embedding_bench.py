@@ -2,7 +2,7 @@
 to benchmarks/embedding_results.md.
 
     make bench-embeddings                                       # full IMDB, every offline module
-    make bench-embeddings ARGS="--embeddings minilm-bigram-bag --data data/imdb_sample"
+    make bench-embeddings ARGS="--embeddings minilm-bigram-bag --data data/imdb-sentiment"
 
 Each embedding runs with its registry default (fine-tuned or frozen), early stopping on
 the eval split (20% of aclImdb/train), and is judged on the official 25k test reviews,
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
       continue
     out = pathlib.Path(args.output_dir) / name
     shutil.rmtree(out, ignore_errors=True)  # a fresh MLMD: no baseline from older runs
-    base = PipelineConfig()
+    base = PipelineConfig(name="imdb-sentiment")  # the curated IMDB schema; its own output dir
     config = base.replace(
         output_dir=str(out), data=DataConfig(path=args.data),
         model=dataclasses.replace(base.model, embedding_handle=name, trainable=registry.default_trainable(name),
@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     print(f"[bench] {name} ({'fine-tuned' if config.model.trainable else 'frozen'}) on {args.data}", flush=True)
     result = run.run(config)
     print(result.table(), flush=True)
+    config = config.replace(name=result.pipeline_name)
     times = component_seconds(config.metadata_path)
     model_dirs = sorted(pathlib.Path(config.pipeline_root, "Trainer", "model").glob("*/Format-Serving"))
     n_train, n_test = split_examples(config, "train"), result.metrics.get("example_count", 0)
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
         f"| {datetime.date.today()} | {machine()} | {data} | {name} | "
         f"{'fine-tuned' if config.model.trainable else 'frozen'} | {config.model.epochs} | {config.model.batch_size} "
         f"| {config.model.dropout:g} "
-        f"| {result.metrics.get('binary_accuracy', float('nan')):.4f} | {result.metrics.get('auc', float('nan')):.4f} "
+        f"| {result.accuracy or float('nan'):.4f} | {result.auc or float('nan'):.4f} "
         f"| {trainer_s:.0f} | {n_train / trainer_s if trainer_s else 0:.0f} | {evaluator_s:.0f} "
         f"| {n_test / evaluator_s if evaluator_s else 0:.0f} | {size_mb(model_dirs[-1]) if model_dirs else 0:.0f} "
         f"| {result.wall_seconds:.0f} | `make bench-embeddings ARGS='{' '.join(flags)}'` |\n")

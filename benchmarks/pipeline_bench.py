@@ -57,6 +57,7 @@ def main(argv=None) -> int:
   config, args = cli.parse_config(["run"] + argv)
   run.configure_logging(args.verbose)
   result = run.run(config, args.runner)
+  config = config.replace(name=result.pipeline_name)
   times = component_seconds(config.metadata_path)
   print("\n" + result.table())
 
@@ -65,8 +66,8 @@ def main(argv=None) -> int:
   command = f"make bench ARGS={shlex.quote(flags)}" if flags else "make bench"
   row = (f"| {datetime.date.today()} | {machine()} | {data} | {config.model.embedding_handle}"
          f"{'' if config.model.trainable else ' (frozen)'} | {config.model.epochs} | {config.model.batch_size} "
-         f"| {result.metrics.get('binary_accuracy', float('nan')):.4f} | {result.metrics.get('auc', float('nan')):.4f} "
-         f"| {result.metrics.get('example_count', 0):.0f} | {times.get('ImdbExampleGen', times.get('CsvExampleGen', 0)):.0f} "
+         f"| {result.accuracy or float('nan'):.4f} | {result.auc or float('nan'):.4f} "
+         f"| {result.metrics.get('example_count', 0):.0f} | {times.get('TextExampleGen', 0):.0f} "
          f"| {times.get('Transform', 0):.0f} | {times.get('Trainer', 0):.0f} | {times.get('Evaluator', 0):.0f} "
          f"| {result.wall_seconds:.0f} | `{command}` |\n")
   text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmarks\n\n{MARKER}\n{HEADER}"

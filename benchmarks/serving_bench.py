@@ -30,7 +30,7 @@ from serving.clients.rest_client import RestClient
 from serving.local_server.launch import server_process
 
 RESULTS = REPO_ROOT / "benchmarks" / "serving_results.md"
-SAMPLE = REPO_ROOT / "data" / "imdb_sample" / "test"
+SAMPLE = REPO_ROOT / "data" / "imdb-sentiment" / "test"
 
 
 def reviews(n: int) -> list[str]:
@@ -75,7 +75,7 @@ def latest_push(base: pathlib.Path) -> pathlib.Path:
   if not versions:
     print(f"[bench] nothing pushed in {base}: running the pipeline on the bundled sample first")
     run.configure_logging()
-    summary = run.run(PipelineConfig())
+    summary = run.run(PipelineConfig(name="imdb-sentiment"))
     if not summary.pushed_to:
       raise SystemExit(f"[bench] the pipeline pushed nothing:\n{summary.table()}")
     return pathlib.Path(summary.pushed_to)
@@ -84,7 +84,7 @@ def latest_push(base: pathlib.Path) -> pathlib.Path:
 
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--model-base-path", default=PipelineConfig().serving_model_dir)
+  p.add_argument("--model-base-path", default=PipelineConfig(name="imdb-sentiment").serving_model_dir)
   p.add_argument("--requests", type=int, default=300, help="sequential requests per latency cell")
   p.add_argument("--concurrency", type=int, default=8)
   p.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput cell")

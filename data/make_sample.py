@@ -5,7 +5,7 @@ The sample keeps the official layout (train/{neg,pos}, test/{neg,pos}, file name
 Selection is deterministic: files are sorted by name and drawn with a fixed seed, so
 re-running this script reproduces the committed sample byte for byte.
 
-    python3 data/make_sample.py ../shared/data/aclImdb_v1.tar.gz data/imdb_sample
+    python3 data/make_sample.py ../shared/data/aclImdb_v1.tar.gz data/imdb-sentiment
 """
 import argparse
 import pathlib

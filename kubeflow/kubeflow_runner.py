@@ -3,31 +3,36 @@
     python -m kubeflow.kubeflow_runner --image REGISTRY/tfx-text-pipeline:TAG \
         --data gs://BUCKET/aclImdb --root gs://BUCKET/tfx
 
-Upload the JSON in the KFP UI or with `kfp` (kubeflow/README.md). Paths are as the
-containers see them: nothing is read on the compiling machine, so the data check and
-the embedding resolution happen in the cluster (ExampleGen, Trainer).
+Upload the JSON in the KFP UI or with `kfp` (kubeflow/README.md). Nothing is read on the
+compiling machine: the data's layout is given (--split, default aclImdb's folders) and the
+task comes from the curated schema (--schema, as the containers see it), so the row
+checks happen in the cluster (TextExampleGen, ExampleValidator).
 """
 import argparse
 import os
 
 from tfx import v1 as tfx
 
+from models import task as task_lib
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
 from pipeline.config import MULTI_PROCESS_BEAM_ARGS, REPO_ROOT, DataConfig, PipelineConfig
 
 IMAGE_REPO_ROOT = "/pipeline"  # where kubeflow/Dockerfile copies the repository
 DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imdb_sentiment_pipeline.json")
+ACLIMDB_SPLITS = ("train=train/*/*.txt", "test=test/*/*.txt")
 
 
-def compile_pipeline(image: str, data: str, root: str, output_file: str) -> str:
+def compile_pipeline(image: str, data: str, root: str, output_file: str, name: str = "imdb-sentiment",
+                     splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto") -> str:
   """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving."""
-  local = PipelineConfig()
-  config = local.replace(output_dir=root, data=DataConfig(path=data),
-                         schema_path=local.schema_path.replace(str(REPO_ROOT), IMAGE_REPO_ROOT))
-  classes = pipeline_def.label_vocabulary(local, inputs.ResolvedInput(inputs.ACLIMDB, data, (), data))
-  definition = pipeline_def.create_pipeline(
-      config, inputs.ResolvedInput(inputs.ACLIMDB, data, classes, data), list(MULTI_PROCESS_BEAM_ARGS))
+  local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
+  task = inputs.task_from_schema(local_schema, kind)
+  config = PipelineConfig(name=name, output_dir=root, data=DataConfig(path=data),
+                          schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT))
+  dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
+                           description=data, name=name, ignored_folders=config.data.ignored_folders)
+  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS))
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=os.path.dirname(os.path.abspath(output_file)),
@@ -39,11 +44,18 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str) -> str:
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--image", default="tfx-text-pipeline:latest")
-  p.add_argument("--data", default="/data/aclImdb", help="aclImdb folder as the containers see it")
+  p.add_argument("--data", default="/data/aclImdb", help="the data folder as the containers see it")
+  p.add_argument("--split", action="append", default=None,
+                 help="SPLIT=GLOB under --data, repeatable (default: aclImdb's train/*/*.txt and test/*/*.txt); "
+                      "missing eval/test splits are carved from train")
+  p.add_argument("--name", default="imdb-sentiment", help="pipeline name (the TF Serving model name: with _ for -)")
+  p.add_argument("--schema", default="", help="curated schema on this machine (default: schemas/<name>/schema.pbtxt)")
+  p.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS])
   p.add_argument("--root", default="/tfx", help="output folder as the containers see it")
   p.add_argument("--output", default=DEFAULT_OUTPUT)
   args = p.parse_args(argv)
-  print(compile_pipeline(args.image, args.data, args.root, args.output))
+  print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
+                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task))
 
 
 if __name__ == "__main__":

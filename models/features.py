@@ -17,10 +17,15 @@ LENGTH_BUCKET_BOUNDARIES = (100, 200, 400)   # words: <100, 100-199, 200-399, >=
 SERVING_EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example -> probability
 SERVING_TEXT_SIGNATURE = "serving_text"          # raw strings -> probability
 TRANSFORM_SIGNATURE = "transform_features"       # serialized tf.Example -> transformed features (TFMA)
+# Written beside the exported model (TF Serving ignores assets.extra): the task it was trained for.
+TASK_FILE = "assets.extra/task.json"
 CLASSIFY_SIGNATURE = "classify"                  # serialized tf.Example -> classes, scores (TF Serving Classify)
 EXAMPLES_INPUT = "examples"
 TEXT_INPUT = "text"
-PROBABILITY_OUTPUT = "probabilities"
+PROBABILITY_OUTPUT = "probabilities"  # binary: P(labels[1]) [batch, 1]; otherwise one column per label
+DECISIONS_OUTPUT = "decisions"        # multi-label: 1.0 where a label's probability passes its threshold
+THRESHOLDS_OUTPUT = "thresholds"      # multi-label: each label's decision threshold (chosen on eval)
+LABELS_OUTPUT = "labels"              # serving_text: the label names, in the columns' order
 # TF Serving's Classify contract (tf.saved_model.CLASSIFY_*): one input, classes and scores out.
 CLASSIFY_INPUT = "inputs"
 CLASSES_OUTPUT = "classes"

@@ -1,7 +1,11 @@
 """The classifier: the TF Hub tutorial's architecture on any text-embedding module.
 
-hub.KerasLayer(handle, trainable) -> Dense(hidden, relu) -> Dense(1) logits, binary
-cross-entropy from logits, Adam. hub.KerasLayer is a tf_keras (Keras 2) layer, so
+hub.KerasLayer(handle, trainable) -> Dense(hidden, relu) -> a head for the task's kind,
+trained with Adam on logits:
+  binary        Dense(1),  sigmoid cross-entropy (the tutorial)
+  multi-class   Dense(n),  softmax cross-entropy over the n labels
+  multi-label   Dense(n),  a sigmoid cross-entropy per label
+hub.KerasLayer is a tf_keras (Keras 2) layer, so
 TF_USE_LEGACY_KERAS=1 must be set before TensorFlow is imported (scripts/env.sh does).
 """
 import dataclasses
@@ -12,6 +16,7 @@ import tensorflow_text  # noqa: F401  registers the tokenizer ops the module use
 import tf_keras as keras
 
 from models import features
+from models import task as task_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,21 +40,36 @@ class ModelConfig:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def build_head(config: ModelConfig, embedding_dim: int) -> keras.Model:
-  """The classifier on top of the embedding: [batch, dim] vectors -> [batch, 1] logits."""
+def build_head(config: ModelConfig, embedding_dim: int, outputs: int) -> keras.Model:
+  """The classifier on top of the embedding: [batch, dim] vectors -> [batch, outputs] logits."""
   vectors = keras.Input(shape=(embedding_dim,), dtype=tf.float32, name="embedding_vector")
   x = keras.layers.Dropout(config.dropout, seed=config.seed, name="dropout")(vectors) if config.dropout else vectors
   hidden = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
-  logits = keras.layers.Dense(1, name="logits")(hidden)
+  logits = keras.layers.Dense(outputs, name="logits")(hidden)
   return keras.Model(vectors, logits, name="head")
 
 
-def compile_for_training(model: keras.Model, config: ModelConfig) -> keras.Model:
-  model.compile(
-      optimizer=keras.optimizers.Adam(config.learning_rate),
-      loss=keras.losses.BinaryCrossentropy(from_logits=True),
-      metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
-               keras.metrics.AUC(from_logits=True, name="auc")])
+def loss_and_metrics(task: task_lib.Task) -> tuple:
+  """The training loss and the progress metrics for the task's kind (labels as Transform
+  encodes them: [batch, 1] 0/1 for binary, [batch] ids, or [batch, n] multi-hot)."""
+  if task.kind == task_lib.MULTI_CLASS:
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+  auc = keras.metrics.AUC(from_logits=True, name="auc", multi_label=task.kind == task_lib.MULTI_LABEL,
+                          num_labels=task.outputs if task.kind == task_lib.MULTI_LABEL else None)
+  return keras.losses.BinaryCrossentropy(from_logits=True), [
+      keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"), auc]
+
+
+def probabilities(logits: tf.Tensor, task: task_lib.Task) -> tf.Tensor:
+  """Logits -> what the model serves: P(labels[1]) for binary, a softmax over the labels
+  for multi-class, an independent probability per label for multi-label."""
+  return tf.nn.softmax(logits) if task.kind == task_lib.MULTI_CLASS else tf.sigmoid(logits)
+
+
+def compile_for_training(model: keras.Model, config: ModelConfig, task: task_lib.Task) -> keras.Model:
+  loss, metrics = loss_and_metrics(task)
+  model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
   return model
 
 
@@ -57,15 +77,16 @@ def embedding_layer(config: ModelConfig, embedding_path: str) -> hub.KerasLayer:
   return hub.KerasLayer(embedding_path, trainable=config.trainable, name="embedding")
 
 
-def build_classifier(config: ModelConfig, embedding_path: str, head: keras.Model = None) -> keras.Model:
-  """Returns a compiled model mapping a [batch] string tensor to [batch, 1] logits:
+def build_classifier(config: ModelConfig, embedding_path: str, task: task_lib.Task,
+                     head: keras.Model = None) -> keras.Model:
+  """Returns a compiled model mapping a [batch] string tensor to [batch, outputs] logits:
   the hub module, then `head` (a new one unless given, e.g. trained on cached vectors)."""
   keras.utils.set_random_seed(config.seed)
   text = keras.Input(shape=(), dtype=tf.string, name=features.TEXT_XF)
   layer = embedding_layer(config, embedding_path)
   embedded = layer(text)
-  head = head or build_head(config, embedded.shape[-1])
-  return compile_for_training(keras.Model(text, head(embedded), name="text_classifier"), config)
+  head = head or build_head(config, embedded.shape[-1], task.outputs)
+  return compile_for_training(keras.Model(text, head(embedded), name="text_classifier"), config, task)
 
 
 def cache_embeddings(dataset: tf.data.Dataset, embed, shuffle_buffer: int, seed: int,

@@ -1,15 +1,21 @@
 """TFX Trainer module: trains the classifier on Transform's output and exports it.
 
-The exported SavedModel carries three signatures:
-  serving_default     serialized tf.Example -> {"probabilities": [batch, 1]}
-                      (TFMA, TF Serving Classify/Predict on examples)
-  serving_text        raw strings -> {"probabilities": [batch, 1]}
-                      (a REST/gRPC Predict client sending text)
-  transform_features  serialized tf.Example -> transformed features, label included
-                      (TFMA's preprocessing function, to read the integer label)
-  classify            serialized tf.Example -> {"classes": [batch, 2], "scores": [batch, 2]}
+The exported SavedModel carries these signatures (n = the task's label count):
+  serving_default     serialized tf.Example -> {"probabilities": [batch, 1] for binary
+                      (P(labels[1])), else [batch, n]; multi-label also "decisions"}
+                      (TFMA, TF Serving Predict on examples)
+  serving_text        raw strings -> {"probabilities": [batch, n] (binary too: one column
+                      per label), "labels": [batch, n] names; multi-label also
+                      "decisions" and "thresholds"}  (a REST/gRPC client sending text)
+  classify            serialized tf.Example -> {"classes": [batch, n], "scores": [batch, n]}
                       (TF Serving's Classify API: input "inputs", outputs "classes"/"scores")
+  transform_features  serialized tf.Example -> transformed features, label included
+                      (TFMA's preprocessing function, to read the encoded label)
+Beside it, assets.extra/task.json records the task (kind, labels) the model was trained for.
 """
+import os
+
+import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  registers the tokenizer ops the embedding uses
 import tensorflow_transform as tft
@@ -20,39 +26,70 @@ from tfx_bsl.public import tfxio
 from models import features
 from models import model as model_lib
 from models import preprocessing
+from models import task as task_lib
+from models import thresholds as thresholds_lib
 from models.embeddings import handles
 
+MODEL_CONFIG_KEY = "model"                        # custom_config: ModelConfig as a dict
+TASK_CONFIG_KEY = preprocessing.TASK_CONFIG_KEY   # custom_config: the Task as JSON
 
-def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle):
+
+def _label_shape(task: task_lib.Task) -> list:
+  return {task_lib.BINARY: [-1, 1], task_lib.MULTI_CLASS: [-1], task_lib.MULTI_LABEL: [-1, task.outputs]}[task.kind]
+
+
+def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle, task):
+  dtype = tf.int64 if task.kind == task_lib.MULTI_CLASS else tf.float32
   return fn_args.data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, label_key=features.LABEL_XF, num_epochs=1, shuffle=shuffle,
           shuffle_seed=0),
       tf_transform_output.transformed_metadata.schema,
-  ).map(lambda x, y: (tf.reshape(x[features.TEXT_XF], [-1]), tf.reshape(y, [-1, 1])))
+  ).map(lambda x, y: (tf.reshape(x[features.TEXT_XF], [-1]),
+                      tf.reshape(tf.cast(y, dtype), _label_shape(task))))
 
 
-def _signatures(model, tf_transform_output, label_key, class_names):
+def _signatures(model, tf_transform_output, task: task_lib.Task, thresholds: np.ndarray):
   raw_spec = tf_transform_output.raw_feature_spec()
-  serving_spec = {k: v for k, v in raw_spec.items() if k != label_key}
+  serving_spec = {k: v for k, v in raw_spec.items() if k != features.DEFAULT_LABEL_KEY}
   model.tft_layer = tf_transform_output.transform_features_layer()
+  label_names = tf.constant(list(task.labels))
+  threshold_values = tf.constant(thresholds, tf.float32)
+
+  def per_label(probabilities):
+    """[batch, n] probabilities, one column per label (binary: [1-p, p])."""
+    if task.kind == task_lib.BINARY:
+      return tf.concat([1.0 - probabilities, probabilities], axis=1)
+    return probabilities
+
+  def outputs(probabilities, per_label_columns: bool):
+    result = {features.PROBABILITY_OUTPUT: per_label(probabilities) if per_label_columns else probabilities}
+    if task.kind == task_lib.MULTI_LABEL:
+      result[features.DECISIONS_OUTPUT] = tf.cast(probabilities >= threshold_values, tf.float32)
+    return result
+
+  def text_of(examples):
+    transformed = model.tft_layer(tf.io.parse_example(examples, serving_spec))
+    return tf.reshape(transformed[features.TEXT_XF], [-1])
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
   def serve_examples(examples):
-    transformed = model.tft_layer(tf.io.parse_example(examples, serving_spec))
-    text = tf.reshape(transformed[features.TEXT_XF], [-1])
-    return {features.PROBABILITY_OUTPUT: tf.sigmoid(model(text))}
+    return outputs(model_lib.probabilities(model(text_of(examples)), task), per_label_columns=False)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.TEXT_INPUT)])
   def serve_text(text):
-    return {features.PROBABILITY_OUTPUT: tf.sigmoid(model(preprocessing.clean_text(text)))}
+    result = outputs(model_lib.probabilities(model(preprocessing.clean_text(text)), task), per_label_columns=True)
+    rows = tf.shape(text)[0]
+    result[features.LABELS_OUTPUT] = tf.tile(label_names[tf.newaxis], [rows, 1])
+    if task.kind == task_lib.MULTI_LABEL:
+      result[features.THRESHOLDS_OUTPUT] = tf.tile(threshold_values[tf.newaxis], [rows, 1])
+    return result
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.CLASSIFY_INPUT)])
   def classify(inputs):
-    positive = serve_examples(inputs)[features.PROBABILITY_OUTPUT]  # P(class_names[1])
-    scores = tf.concat([1.0 - positive, positive], axis=1)
-    classes = tf.tile(tf.constant([list(class_names)]), [tf.shape(scores)[0], 1])
+    scores = per_label(model_lib.probabilities(model(text_of(inputs)), task))
+    classes = tf.tile(label_names[tf.newaxis], [tf.shape(scores)[0], 1])
     return {features.CLASSES_OUTPUT: classes, features.SCORES_OUTPUT: scores}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
@@ -67,13 +104,28 @@ def _signatures(model, tf_transform_output, label_key, class_names):
   }
 
 
+def _decision_thresholds(model, evaluation, task: task_lib.Task) -> np.ndarray:
+  """Multi-label: per-label thresholds that maximise F1 on the eval split; else 0.5s."""
+  if task.kind != task_lib.MULTI_LABEL:
+    return np.full([task.outputs], thresholds_lib.DEFAULT, np.float32)
+  labels, probabilities = [], []
+  for text, label in evaluation:
+    labels.append(label.numpy())
+    probabilities.append(model_lib.probabilities(model(text, training=False), task).numpy())
+  chosen = thresholds_lib.choose(np.concatenate(labels), np.concatenate(probabilities))
+  print("[trainer] decision thresholds chosen on eval: "
+        + ", ".join(f"{name} {t:.2f}" for name, t in zip(task.labels, chosen)), flush=True)
+  return chosen
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """TFX Trainer entry point."""
   custom = fn_args.custom_config or {}
-  config = model_lib.ModelConfig.from_dict(custom.get("model", {}))
+  config = model_lib.ModelConfig.from_dict(custom.get(MODEL_CONFIG_KEY, {}))
+  task = task_lib.Task.from_json(custom[TASK_CONFIG_KEY])
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True)
-  evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False)
+  train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True, task)
+  evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False, task)
 
   embedding_path = handles.resolve(config.embedding_handle)
   callbacks = [
@@ -82,7 +134,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       # overfit IMDB after one or two passes.
       keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
   if config.trainable:
-    model = model_lib.build_classifier(config, embedding_path)
+    model = model_lib.build_classifier(config, embedding_path, task)
     model.fit(train, validation_data=evaluation, epochs=config.epochs, verbose=2, callbacks=callbacks)
   else:
     # Frozen: embed every example once, train the head on the cached vectors.
@@ -90,10 +142,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     embed = model_lib.embedding_layer(config, embedding_path)
     cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
         ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
-    head = model_lib.compile_for_training(model_lib.build_head(config, embed(tf.constant([""])).shape[-1]), config)
+    head = model_lib.compile_for_training(
+        model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task.outputs), config, task)
     head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
              callbacks=callbacks)
-    model = model_lib.build_classifier(config, embedding_path, head=head)
+    model = model_lib.build_classifier(config, embedding_path, task, head=head)
+  thresholds = _decision_thresholds(model, evaluation, task)
   model.save(fn_args.serving_model_dir, save_format="tf", include_optimizer=False,  # no Adam slots in serving
-             signatures=_signatures(model, tf_transform_output, custom["label_key"],
-                                        custom["class_names"]))
+             signatures=_signatures(model, tf_transform_output, task, thresholds))
+  task_file = os.path.join(fn_args.serving_model_dir, features.TASK_FILE)
+  tf.io.gfile.makedirs(os.path.dirname(task_file))
+  with tf.io.gfile.GFile(task_file, "w") as f:
+    f.write(task.to_json())

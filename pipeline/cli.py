@@ -7,6 +7,7 @@ import re
 import sys
 
 from components.errors import AnomaliesFoundError, InputDataError
+from models import task as task_lib
 from models.embeddings import registry
 from models.embeddings.handles import EmbeddingHandleError
 from models.embeddings.minilm_files import PretrainedFilesError
@@ -32,21 +33,29 @@ def user_error_message(error: BaseException) -> str | None:
 
 def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   defaults = PipelineConfig()
-  p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the IMDB sentiment TFX pipeline.")
+  p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the text-classification TFX pipeline.")
   sub = p.add_subparsers(dest="command", required=True)
   run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push",
                        epilog="registered embeddings (--embedding NAME):\n" + registry.describe(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
   run.add_argument("--data", default=defaults.data.path,
-                   help="aclImdb folder, aclImdb_v1.tar.gz, its URL, or a folder of CSV files (default: the bundled sample)")
-  run.add_argument("--format", default="auto", choices=["auto", "aclimdb", "csv"])
+                   help="class folders (<split>/<class>/*.txt or <class>/*.txt), a folder of CSV or JSON Lines "
+                        "files (train/dev/test named, or any), one such file, a .tar.gz of any, or its URL "
+                        "(default: the bundled IMDB sample)")
   run.add_argument("--text-column", default=defaults.data.text_column)
   run.add_argument("--label-column", default=defaults.data.label_column)
-  run.add_argument("--schema", default=defaults.schema_path, help="curated schema.pbtxt (default: schemas/imdb)")
-  run.add_argument("--infer-schema", action="store_true", help="infer the schema with SchemaGen instead")
+  run.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS],
+                   help="auto: several labels in a row -> multi-label, else 2 labels -> binary, more -> multi-class")
+  run.add_argument("--label-delimiter", default=defaults.data.label_delimiter,
+                   help="joins a row's labels in one CSV field (multi-label)")
+  run.add_argument("--schema", default=None,
+                   help="curated schema.pbtxt (default: schemas/<name>/schema.pbtxt where it exists, else inferred)")
+  run.add_argument("--infer-schema", action="store_true", help="infer the schema with SchemaGen even so")
   run.add_argument("--runner", default="local", choices=["local", "beam"])
   run.add_argument("--output-dir", default=defaults.output_dir)
-  run.add_argument("--name", default=defaults.name, help="pipeline name (separate MLMD history per name)")
+  run.add_argument("--name", default=None,
+                   help="pipeline name: its own ML Metadata history, outputs and baseline (default: the data folder's name)")
+  run.add_argument("--model-name", default=None, help="TF Serving model name (default: the pipeline name)")
   run.add_argument("--embedding", default=defaults.model.embedding_handle,
                    help="a registered name (see below), a local SavedModel path, a TF Hub URL, "
                         "or a Kaggle / TF Hub handle (fetched into TFHUB_CACHE_DIR)")
@@ -57,16 +66,17 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)
   run.add_argument("--learning-rate", type=float, default=defaults.model.learning_rate)
   run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
-  run.add_argument("--min-accuracy", type=float, default=defaults.gate.min_accuracy)
-  run.add_argument("--min-auc", type=float, default=defaults.gate.min_auc)
+  run.add_argument("--min-accuracy", type=float, default=None,
+                   help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
+  run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
   args = p.parse_args(argv)
   config = PipelineConfig(
-      name=args.name,
+      name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
-      schema_path=None if args.infer_schema else args.schema,
-      data=DataConfig(path=args.data, format=args.format, text_column=args.text_column,
-                      label_column=args.label_column),
+      schema_path=args.schema, infer_schema=args.infer_schema,
+      data=DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
+                      task=args.task, label_delimiter=args.label_delimiter),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,
                                 trainable=(not args.frozen) if (args.frozen or args.fine_tune)
                                 else registry.default_trainable(args.embedding),
@@ -78,9 +88,11 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
 
 def main(argv=None) -> int:
   config, args = parse_config(argv if argv is not None else sys.argv[1:])
+  if not args.verbose:  # TensorFlow's C++ log (e.g. "failed call to cuInit" on a CPU machine)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
   from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TF)
   runner.configure_logging(args.verbose)
-  print(f"[pipeline] {config.name}: data {config.data.path}, embedding {config.model.embedding_handle}, "
+  print(f"[pipeline] data {config.data.path}, embedding {config.model.embedding_handle}, "
         f"runner {args.runner}, outputs {config.output_dir}", flush=True)
   try:
     result = runner.run(config, args.runner)

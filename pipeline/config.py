@@ -10,11 +10,11 @@ import pathlib
 from typing import Optional
 
 from models import features
+from models import task as task_lib
 from models.embeddings import handles
 from models.model import ModelConfig
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 
 # Beam settings for every Beam-powered component. In-process is fastest on the bundled
 # sample; the Beam orchestrator example uses multi-processing with 2 workers.
@@ -24,36 +24,70 @@ MULTI_PROCESS_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_n
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-  """Where the data enters and how to read it."""
-  path: str = str(REPO_ROOT / "data" / "imdb_sample")  # aclImdb folder, .tar.gz, URL or CSV folder
-  format: str = "auto"                # auto | aclimdb | csv
+  """Where the data enters and how to read it (pipeline/inputs.py)."""
+  path: str = str(REPO_ROOT / "data" / "imdb-sentiment")  # folder, file, .tar.gz or URL
   text_column: str = features.DEFAULT_TEXT_KEY
   label_column: str = features.DEFAULT_LABEL_KEY
-  eval_percent: int = 20              # eval's share of aclImdb/train (deterministic hash)
-  ignored_folders: tuple[str, ...] = ("unsup",)
+  label_delimiter: str = task_lib.DEFAULT_LABEL_DELIMITER  # multi-label: "drama|comedy"
+  task: str = "auto"                  # auto | binary | multi-class | multi-label
+  # Hash buckets of a split the data lacks: a single pool becomes train/eval/test 8/1/1;
+  # data with train and test but no eval gives 1 of 10 train examples to eval.
+  pool_buckets: tuple[int, int, int] = (8, 1, 1)
+  holdout_buckets: int = 10
+  ignored_folders: tuple[str, ...] = ("unsup",)  # unlabelled class folders (aclImdb/train/unsup)
+
+
+# Default floors per task kind: (accuracy, AUC). Accuracy is top-1 for binary and
+# multi-class and subset accuracy (every label right) for multi-label (README: Evaluator).
+DEFAULT_FLOORS = {task_lib.BINARY: (0.70, 0.75), task_lib.MULTI_CLASS: (0.70, 0.75),
+                  task_lib.MULTI_LABEL: (0.25, 0.75)}
 
 
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
   """The Evaluator's blessing rule on the test split."""
-  min_accuracy: float = 0.70
-  min_auc: float = 0.75
+  min_accuracy: Optional[float] = None   # None: DEFAULT_FLOORS for the task's kind
+  min_auc: Optional[float] = None
   # Against the last blessed model: the candidate may lose at most this much.
   max_accuracy_drop: float = 0.01
   max_auc_drop: float = 0.01
 
+  def floors(self, kind: str) -> tuple[float, float]:
+    accuracy, auc = DEFAULT_FLOORS[kind]
+    return (accuracy if self.min_accuracy is None else self.min_accuracy,
+            auc if self.min_auc is None else self.min_auc)
+
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
-  name: str = "imdb-sentiment"
+  # The data set's own pipeline: name, ML Metadata history, pipeline root and TF Serving
+  # model name. None: the data folder's name (pipeline/inputs.py: Dataset.name).
+  name: Optional[str] = None
   output_dir: str = str(REPO_ROOT / "outputs")
-  model_name: str = "imdb_sentiment"            # TF Serving model name
-  schema_path: Optional[str] = str(REPO_ROOT / "schemas" / "imdb" / "schema.pbtxt")  # None: infer
+  model_name: Optional[str] = None             # TF Serving model name; None: from the pipeline name
+  # The curated schema; None: schemas/<name>/schema.pbtxt where it exists, else inferred.
+  schema_path: Optional[str] = None
+  infer_schema: bool = False                   # SchemaGen even where a curated schema exists
   data: DataConfig = DataConfig()
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
   beam_args: tuple[str, ...] = IN_PROCESS_BEAM_ARGS
   cache_dir: str = str(handles.default_cache_dir().parent)  # extracted/downloaded datasets
+
+  @property
+  def curated_schema(self) -> Optional[str]:
+    """The schema ExampleValidator enforces, or None when SchemaGen infers one."""
+    if self.infer_schema:
+      return None
+    if self.schema_path:
+      return self.schema_path
+    default = REPO_ROOT / "schemas" / (self.name or "") / "schema.pbtxt"
+    return str(default) if self.name and default.exists() else None
+
+  @property
+  def serving_name(self) -> str:
+    """TF Serving's model name: --model-name, else the pipeline name with _ for -."""
+    return self.model_name or self.name.replace("-", "_")
 
   @property
   def pipeline_root(self) -> str:
@@ -66,19 +100,23 @@ class PipelineConfig:
   @property
   def serving_model_dir(self) -> str:
     """TF Serving's model base path: <serving>/<model_name>/<version>/."""
-    return os.path.join(self.output_dir, "serving", self.model_name)
+    return os.path.join(self.output_dir, "serving", self.serving_name)
 
   def replace(self, **changes) -> "PipelineConfig":
     return dataclasses.replace(self, **changes)
 
 
 def config_from_env(environ=None) -> PipelineConfig:
-  """PipelineConfig with overrides from TFX_TEXT_DATA, TFX_TEXT_OUTPUT_DIR, TFX_TEXT_NAME,
+  """PipelineConfig with overrides from TFX_TEXT_DATA, TFX_TEXT_TEXT_COLUMN,
+  TFX_TEXT_LABEL_COLUMN, TFX_TEXT_TASK, TFX_TEXT_OUTPUT_DIR, TFX_TEXT_NAME,
   TFX_TEXT_EMBEDDING and TFX_TEXT_EPOCHS: how the tfx CLI's pipeline files are configured."""
   env = os.environ if environ is None else environ
   config = PipelineConfig()
-  if "TFX_TEXT_DATA" in env:
-    config = config.replace(data=dataclasses.replace(config.data, path=env["TFX_TEXT_DATA"]))
+  data_changes = {field: env[var] for var, field in (
+      ("TFX_TEXT_DATA", "path"), ("TFX_TEXT_TEXT_COLUMN", "text_column"),
+      ("TFX_TEXT_LABEL_COLUMN", "label_column"), ("TFX_TEXT_TASK", "task")) if var in env}
+  if data_changes:
+    config = config.replace(data=dataclasses.replace(config.data, **data_changes))
   if "TFX_TEXT_OUTPUT_DIR" in env:
     config = config.replace(output_dir=env["TFX_TEXT_OUTPUT_DIR"])
   if "TFX_TEXT_NAME" in env:

@@ -1,6 +1,6 @@
 """Drafts a schema from data with SchemaGen, for review before it replaces schemas/.
 
-    make schema            # the bundled sample -> schemas/imdb/schema.inferred.pbtxt
+    make schema            # the bundled sample -> schemas/imdb-sentiment/schema.inferred.pbtxt
 
 The curated schema is the contract ExampleValidator enforces; an inferred draft is a
 starting point (review the label domain and presence), never applied automatically.
@@ -20,9 +20,9 @@ from pipeline.config import DataConfig, PipelineConfig
 
 def infer(data_path: str, out_path: str) -> str:
   with tempfile.TemporaryDirectory() as work:
-    config = PipelineConfig(name="infer-schema", output_dir=work, data=DataConfig(path=data_path))
-    data = inputs.resolve(config.data, config.cache_dir)
-    example_gen = pipeline_def.make_example_gen(config, data)
+    config = PipelineConfig(name="infer_schema", output_dir=work, data=DataConfig(path=data_path), infer_schema=True)
+    dataset = inputs.find(config.data, config.cache_dir)
+    example_gen = pipeline_def.make_example_gen(config, dataset, inputs.decide_task(dataset, config.data, None))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
@@ -40,11 +40,11 @@ def infer(data_path: str, out_path: str) -> str:
 
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--data", default=PipelineConfig().data.path)
+  p.add_argument("--data", default=PipelineConfig().data.path)  # CSV / JSON Lines: default column names
   p.add_argument("--out", required=True)
   args = p.parse_args(argv)
   run.configure_logging()
-  print(f"wrote {infer(args.data, args.out)}; diff it against schemas/imdb/schema.pbtxt")
+  print(f"wrote {infer(args.data, args.out)}; diff it against schemas/imdb-sentiment/schema.pbtxt")
 
 
 if __name__ == "__main__":

@@ -1,141 +1,83 @@
-"""The TFX pipeline definition: which components, how they are wired, and the gate.
+"""The TFX pipeline definition: which components and how they are wired. No I/O here.
 
-ExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
+TextExampleGen -> StatisticsGen -> SchemaGen or ImportSchemaGen (curated) -> ExampleValidator
 -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. last blessed) -> Pusher.
+The data's layout (pipeline/inputs.Dataset) and the task (models/task.Task) arrive
+decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data.
 """
 import dataclasses
 from typing import Optional, Sequence
 
-import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis.proto import config_pb2
-from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
-from tfx.utils import io_utils
 
 from components.anomalies_gate.component import AnomaliesGate
-from components.imdb_example_gen.component import ImdbExampleGen
+from components.text_example_gen.component import TextExampleGen
 from models import features
-from pipeline import inputs
+from models import task as task_lib
+from models import trainer as trainer_module
+from models import preprocessing
+from pipeline import evaluation
 from pipeline.config import PipelineConfig
+from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 
 TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
 TRAINER_FN = "models.trainer.run_fn"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
 
 
-def schema_class_names(schema_path: str, label_column: str) -> Optional[tuple[str, ...]]:
-  """The label's string domain in the curated schema, if it declares one."""
-  schema = io_utils.parse_pbtxt_file(schema_path, schema_pb2.Schema())
-  for feature in schema.feature:
-    if feature.name == label_column and feature.HasField("domain"):
-      for domain in schema.string_domain:
-        if domain.name == feature.domain:
-          return tuple(domain.value)
-  return None
+def _split(name: str, buckets: int) -> tfx.proto.SplitConfig.Split:
+  return tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets)
 
 
-def make_example_gen(config: PipelineConfig, data: inputs.ResolvedInput):
-  """aclImdb folders: train/eval from aclImdb/train by hash, test from aclImdb/test.
-  CSV: one pool split 80/10/10 by hash."""
-  if data.format == inputs.CSV:
-    return tfx.components.CsvExampleGen(
-        input_base=data.input_base,
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-            tfx.proto.SplitConfig.Split(name="train", hash_buckets=8),
-            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1),
-            tfx.proto.SplitConfig.Split(name="test", hash_buckets=1)])))
-  return ImdbExampleGen(
-      input_base=data.input_base,
-      split_percent={"train": 100 - config.data.eval_percent, "eval": config.data.eval_percent},
-      ignored_folders=config.data.ignored_folders)
+def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Task) -> TextExampleGen:
+  """Honours the splits the data has; carves the missing ones by hash of the text:
+  one pool -> train/eval/test (8/1/1); train + test -> eval from train (1 in 10);
+  train + eval -> test from train (1 in 10)."""
+  input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name=split, pattern=pattern)
+                                         for split, pattern in dataset.patterns])
+  output_config, holdout = None, None
+  partition = features.DEFAULT_TEXT_KEY
+  if dataset.splits == (TRAIN,):
+    train, eval_, test = config.data.pool_buckets
+    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+        splits=[_split(TRAIN, train), _split(EVAL, eval_), _split(TEST, test)], partition_feature_name=partition))
+  elif set(dataset.splits) != {TRAIN, EVAL, TEST}:
+    missing = EVAL if EVAL not in dataset.splits else TEST
+    holdout = tfx.proto.SplitConfig(splits=[_split(TRAIN, config.data.holdout_buckets - 1), _split(missing, 1)],
+                                    partition_feature_name=partition)
+  return TextExampleGen(input_base=dataset.input_base, task=task, input_config=input_config,
+                        output_config=output_config, holdout=holdout, ignored_folders=dataset.ignored_folders)
 
 
-def label_vocabulary(config: PipelineConfig, data: inputs.ResolvedInput) -> tuple[str, ...]:
-  """The curated schema's label domain is the contract; else the classes in the data."""
-  if config.schema_path:
-    return schema_class_names(config.schema_path, config.data.label_column) or data.class_names
-  return data.class_names
-
-
-def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-  """The Evaluator's gate and report, from GateConfig.
-
-  Blesses only when accuracy and AUC clear their floors and lose at most the allowed
-  drop against the last blessed model (thresholds judge the overall slice only; the first
-  run has no baseline and is judged on the floors alone). Also computed, for the report
-  and TFMA dashboards: precision, recall, calibration, example count, the confusion
-  matrix at 0.5, ROC/PR and calibration plots; sliced overall, by review length and by label.
-  """
-  gate = config.gate
-
-  def overall_threshold(floor: float, max_drop: float) -> list:
-    # Scoped to the overall slice: a plain `threshold` would also judge every slice
-    # (AUC is undefined on the one-class `label` slices).
-    return [config_pb2.PerSliceMetricThreshold(
-        slicing_specs=[tfma.SlicingSpec()],
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": floor}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_drop})))]
-
-  return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name=features.SERVING_EXAMPLES_SIGNATURE,
-          label_key=features.LABEL_XF,
-          preprocessing_function_names=[features.TRANSFORM_SIGNATURE])],
-      slicing_specs=[tfma.SlicingSpec(),
-                     tfma.SlicingSpec(feature_keys=[features.LENGTH_BUCKET_XF]),
-                     tfma.SlicingSpec(feature_keys=[config.data.label_column])],
-      metrics_specs=[tfma.MetricsSpec(metrics=[
-          tfma.MetricConfig(class_name="ExampleCount"),
-          tfma.MetricConfig(class_name="BinaryAccuracy",
-                            per_slice_thresholds=overall_threshold(gate.min_accuracy, gate.max_accuracy_drop)),
-          tfma.MetricConfig(class_name="AUC",
-                            per_slice_thresholds=overall_threshold(gate.min_auc, gate.max_auc_drop)),
-          tfma.MetricConfig(class_name="AUCPrecisionRecall"),
-          tfma.MetricConfig(class_name="Precision"),
-          tfma.MetricConfig(class_name="Recall"),
-          tfma.MetricConfig(class_name="MeanLabel"),
-          tfma.MetricConfig(class_name="MeanPrediction"),
-          tfma.MetricConfig(class_name="Calibration"),
-          tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds", config='"thresholds": [0.5]'),
-          tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
-          tfma.MetricConfig(class_name="CalibrationPlot"),
-      ])])
-
-
-def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
+def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
                     beam_pipeline_args: Optional[Sequence[str]] = None,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
-  """Builds the pipeline for already-resolved data (see pipeline/run.py).
+  """Wires the components for one data set and task (config.name names the pipeline).
 
-  `data.class_names` is the label vocabulary Transform maps to ids 0..n-1; with a
-  curated schema it is the schema's label domain (see label_vocabulary).
-  ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own.
-
-  The Trainer resolves the embedding handle where it runs (a cached build of the
-  registered module, a local path, or a hub download), so the same definition works
-  on this machine and in a Kubeflow container.
+  ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own. The
+  Trainer resolves the embedding handle where it runs (a cached build of the registered
+  module, a local path, or a hub download), so the same definition works on this
+  machine and in a Kubeflow container.
   """
-  example_gen = make_example_gen(config, data)
+  example_gen = make_example_gen(config, dataset, task)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-  if config.schema_path:
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
+  schema = config.curated_schema
+  if schema:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema)
   else:
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                          infer_feature_shape=True)
+                                          infer_feature_shape=task.kind != task_lib.MULTI_LABEL)
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
   anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
-                                 data_description=data.description)
+                                 data_description=dataset.description)
 
   transform = tfx.components.Transform(
       examples=example_gen.outputs["examples"],
       schema=schema_gen.outputs["schema"],
       preprocessing_fn=TRANSFORM_FN,
-      splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-      custom_config={"text_key": config.data.text_column, "label_key": config.data.label_column,
-                     "class_names": list(data.class_names)})
+      splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL]),
+      custom_config={preprocessing.TASK_CONFIG_KEY: task.to_json()})
   transform.add_upstream_node(anomalies_gate)
 
   trainer = tfx.components.Trainer(
@@ -143,10 +85,10 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       examples=transform.outputs["transformed_examples"],
       transform_graph=transform.outputs["transform_graph"],
       schema=schema_gen.outputs["schema"],
-      train_args=tfx.proto.TrainArgs(splits=["train"]),
-      eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-      custom_config={"model": dataclasses.asdict(config.model), "label_key": config.data.label_column,
-                     "class_names": list(data.class_names)})  # the classify signature's classes
+      train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
+      eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
+      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
+                     trainer_module.TASK_CONFIG_KEY: task.to_json()})
 
   baseline = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -158,8 +100,8 @@ def create_pipeline(config: PipelineConfig, data: inputs.ResolvedInput,
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
       baseline_model=baseline.outputs["model"],
-      example_splits=["test"],
-      eval_config=eval_config(config))
+      example_splits=[TEST],
+      eval_config=evaluation.eval_config(config.gate, task))
 
   pusher = tfx.components.Pusher(
       model=trainer.outputs["model"],

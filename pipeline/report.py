@@ -1,7 +1,7 @@
 """A static HTML report of the latest run: what was judged, on what data, and why.
 
     make report                      # outputs/report/index.html for the default pipeline
-    python -m pipeline.report --output-dir outputs --name imdb-sentiment
+    python -m pipeline.report --output-dir outputs --name trec
 
 Everything is read back from what the run recorded: ML Metadata (artifacts, the
 Trainer's settings, the push), the Evaluator's TFMA output (metrics by slice, plots,
@@ -22,11 +22,17 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
+from models import task as task_lib
 from pipeline import summary as summary_lib
 from pipeline.config import PipelineConfig
 
-SLICE_METRICS = ("example_count", "binary_accuracy", "auc", "auc_precision_recall", "precision", "recall",
-                 "calibration")
+SLICE_METRICS = {
+    task_lib.BINARY: ("example_count", "binary_accuracy", "auc", "auc_precision_recall", "precision", "recall",
+                      "calibration"),
+    task_lib.MULTI_CLASS: ("example_count", "sparse_categorical_accuracy", "macro_auc"),
+    task_lib.MULTI_LABEL: ("example_count", "subset_accuracy", "macro_auc", "micro_auc", "macro_f1", "micro_f1",
+                           "macro_precision", "macro_recall"),
+}
 OVERALL = "Overall"
 
 
@@ -83,11 +89,14 @@ def slice_name(slice_key) -> str:
   return OVERALL if not slice_key else ", ".join(f"{k} = {v}" for k, v in slice_key)
 
 
-def metrics_by_slice(eval_result) -> list:
+def metrics_by_slice(eval_result, kind: str = task_lib.BINARY) -> list:
   rows = []
   for slice_key, by_output in eval_result.slicing_metrics:
-    values = by_output.get("", {}).get("", {})
-    rows.append((slice_name(slice_key), {m: _metric(values, m) for m in SLICE_METRICS}, values))
+    values = {}
+    for by_sub_key in by_output.values():  # multi-label: the probabilities and decisions outputs
+      values.update(by_sub_key.get("", {}))
+    scalars = summary_lib.scalar_metrics(values)
+    rows.append((slice_name(slice_key), {m: scalars.get(m) for m in SLICE_METRICS[kind]}, values))
   rows.sort(key=lambda r: (r[0] != OVERALL, r[0]))
   return rows
 
@@ -194,11 +203,18 @@ def _thresholds(eval_config) -> list:
       for t in [metric.threshold] * metric.HasField("threshold") + [p.threshold for p in metric.per_slice_thresholds]:
         floor = t.value_threshold.lower_bound.value if t.HasField("value_threshold") else None
         drop = -t.change_threshold.absolute.value if t.HasField("change_threshold") else None
-        rows.append((metric.class_name, floor, drop))
+        rows.append((_metric_name(metric), floor, drop))
   return rows
 
 
-_NAMES = {"BinaryAccuracy": "binary_accuracy", "AUC": "auc"}
+def _metric_name(metric) -> str:
+  """The name a metric config's values are stored under (its "name", else TFMA's default)."""
+  configured = json.loads("{" + metric.config + "}" if metric.config and metric.config[0] != "{" else metric.config or "{}")
+  return configured.get("name") or _NAMES.get(metric.class_name, metric.class_name.lower())
+
+
+_NAMES = {"BinaryAccuracy": "binary_accuracy", "AUC": "auc", "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+          "SubsetAccuracy": "subset_accuracy"}
 _RANKING = ("auc", "auc_precision_recall")
 
 
@@ -208,6 +224,20 @@ def _slice_cell(metric: str, value, raw: dict) -> str:
   if metric in _RANKING and mean_label in (0.0, 1.0):
     return '<span title="one class in this slice">n/a</span>'
   return _fmt(value, "{:.0f}" if metric == "example_count" else "{:.4f}")
+
+
+def multi_class_confusion(plots: dict, labels) -> str:
+  """Actual label x top-1 predicted label counts, from TFMA's MultiClassConfusionMatrixPlot."""
+  matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
+  if not matrices:
+    return "<p>not computed</p>"
+  counts = {}
+  for entry in matrices[0].get("entries", []):
+    key = (int(entry.get("actualClassId", 0)), int(entry.get("predictedClassId", 0)))
+    counts[key] = counts.get(key, 0) + float(entry.get("numWeightedExamples", 0))
+  rows = [[f"actual {html.escape(a)}"] + [f"{counts.get((i, j), 0):.0f}" for j in range(len(labels))]
+          for i, a in enumerate(labels)]
+  return _table([""] + [f"predicted {html.escape(p)}" for p in labels], rows, "confusion")
 
 
 def statistics_section(statistics_uri: str) -> str:
@@ -288,8 +318,7 @@ def render(config: PipelineConfig) -> str:
   failures = "".join(f"<li>{html.escape(f)}</li>" for f in result.failures)
 
   gate_rows = []
-  for class_name, floor, drop in _thresholds(eval_result.config):
-    key = _NAMES.get(class_name, class_name.lower())
+  for key, floor, drop in _thresholds(eval_result.config):
     value = result.metrics.get(key)
     base_value = (result.baseline_metrics or {}).get(key)
     change = None if value is None or base_value is None else value - base_value
@@ -299,13 +328,20 @@ def render(config: PipelineConfig) -> str:
                       _fmt(change, "{:+.4f}"), f">= {_fmt(-drop if drop is not None else None, '{:+.4f}')}",
                       '<span class="ok">pass</span>' if ok_floor and ok_drop else '<span class="bad">fail</span>'))
 
-  by_slice = metrics_by_slice(eval_result)
+  kind = result.task["kind"]
+  labels = result.task["labels"]
+  by_slice = metrics_by_slice(eval_result, kind)
   slice_rows = [[html.escape(name)] + [_slice_cell(m, v, raw) for m, v in metrics.items()]
                 for name, metrics, raw in by_slice]
 
   overall_values = next((raw for name, _, raw in by_slice if name == OVERALL), {})
   matrix = confusion_at_half(overall_values)
-  if matrix:
+  plots = overall_plots(eval_result)
+  if kind == task_lib.MULTI_CLASS:
+    confusion = multi_class_confusion(plots, labels)
+  elif kind == task_lib.MULTI_LABEL:
+    confusion = "<p>Per label below (precision, recall and F1 at each label's decision threshold).</p>"
+  elif matrix:
     confusion = _table(["", "predicted neg", "predicted pos"], [
         ("actual neg", f"{matrix.get('trueNegatives', 0):.0f}", f"{matrix.get('falsePositives', 0):.0f}"),
         ("actual pos", f"{matrix.get('falseNegatives', 0):.0f}", f"{matrix.get('truePositives', 0):.0f}")],
@@ -313,7 +349,10 @@ def render(config: PipelineConfig) -> str:
   else:
     confusion = "<p>not computed</p>"
 
-  plots = overall_plots(eval_result)
+  per_label_metrics = sorted({m for values in result.per_label.values() for m in values})
+  per_label_html = _table(["label"] + per_label_metrics, [
+      [html.escape(label)] + [_fmt(result.per_label.get(label, {}).get(m)) for m in per_label_metrics]
+      for label in labels], "per-label") if result.per_label else ""
   roc, pr = roc_pr_points(plots)
   charts = (svg_curve(roc, "false positive rate", "true positive rate", "ROC curve", diagonal=True)
             + svg_curve(pr, "recall", "precision", "Precision-recall curve")
@@ -324,7 +363,7 @@ def render(config: PipelineConfig) -> str:
     baseline_rows = [(html.escape(m), _fmt(result.metrics.get(m)), _fmt(result.baseline_metrics.get(m)),
                       _fmt(None if result.metrics.get(m) is None or result.baseline_metrics.get(m) is None
                            else result.metrics[m] - result.baseline_metrics[m], "{:+.4f}"))
-                     for m in SLICE_METRICS if m != "example_count"]
+                     for m in SLICE_METRICS[kind] if m != "example_count"]
     baseline_html = (f"<p>Candidate against the last blessed model (<code>{html.escape(baseline or '')}</code>), "
                      "same test split.</p>" + _table(["metric", "candidate", "baseline", "change"], baseline_rows,
                                                      "baseline"))
@@ -334,6 +373,7 @@ def render(config: PipelineConfig) -> str:
   examples = artifacts["examples"]
   lineage = {
       "pipeline": config.name,
+      "task": f"{kind}: {', '.join(labels)}",
       "data": run["input_base"] or "–",
       "examples": examples.uri if examples else "–",
       "embedding": f"{model_settings.get('embedding_handle', '–')}"
@@ -362,8 +402,9 @@ def render(config: PipelineConfig) -> str:
 {_table(["metric", "value", "floor", "baseline", "change", "allowed change", "result"], gate_rows, "gate")}
 <h2>Metrics by slice</h2>
 <input id="slice-filter" type="search" placeholder="filter slices…" aria-label="filter slices">
-{_table(["slice"] + list(SLICE_METRICS), slice_rows, "slices").replace('<table class="slices">', '<table class="slices" id="slices">')}
-<h2>Confusion matrix (threshold 0.5, overall)</h2>
+{_table(["slice"] + list(SLICE_METRICS[kind]), slice_rows, "slices").replace('<table class="slices">', '<table class="slices" id="slices">')}
+{f'<h2>Per label (one-vs-rest, overall)</h2>{per_label_html}' if per_label_html else ''}
+<h2>Confusion matrix (overall)</h2>
 {confusion}
 <h2>ROC, precision-recall and calibration (overall)</h2>
 <div class="charts">{charts}</div>
@@ -390,7 +431,7 @@ def write(config: PipelineConfig, out_path: Optional[str] = None) -> str:
 
 
 def main(argv=None) -> int:
-  defaults = PipelineConfig()
+  defaults = PipelineConfig(name="imdb-sentiment")
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--output-dir", default=defaults.output_dir, help="the run's output dir (metadata inside)")
   p.add_argument("--name", default=defaults.name, help="pipeline name")

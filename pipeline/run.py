@@ -5,7 +5,6 @@ thing. Progress lines come from the orchestrators' own "Component X is running /
 finished" log records; everything else TF and Beam log is kept out of the terminal
 unless verbose.
 """
-import dataclasses
 import logging
 import sys
 import time
@@ -13,6 +12,7 @@ import time
 from absl import logging as absl_logging
 from tfx import v1 as tfx
 
+from models import task as task_lib
 from models.embeddings import handles
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
@@ -57,20 +57,38 @@ def configure_logging(verbose: bool = False) -> None:
   absl_logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
   tf_logger = logging.getLogger("tensorflow")  # has its own stderr handler otherwise
   tf_logger.handlers, tf_logger.propagate = [], True
+  # Python warnings (TFMA's numpy RuntimeWarnings, deprecations) become log records,
+  # which the filter keeps out of the terminal unless verbose.
+  logging.captureWarnings(True)
+
+
+def prepare(config: PipelineConfig) -> tuple[PipelineConfig, inputs.Dataset, task_lib.Task]:
+  """Finds the data, names the pipeline after it (unless --name), decides the task and
+  checks it against the last blessed model's. Everything that reads data or metadata
+  happens here, before the pipeline is defined."""
+  dataset = inputs.find(config.data, config.cache_dir)
+  config = config.replace(name=config.name or dataset.name)
+  task = inputs.decide_task(dataset, config.data, config.curated_schema)
+  summary.check_baseline_task(config.metadata_path, task)
+  return config, dataset, task
+
+
+def define(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task,
+           beam_pipeline_args=None) -> tfx.dsl.Pipeline:
+  """The pipeline for prepared inputs, on local SQLite metadata.
+
+  Resolving the embedding handle here fails a bad one before any component runs, and
+  builds the default module into the cache the Trainer then reuses.
+  """
+  handles.resolve(config.model.embedding_handle)
+  return pipeline_def.create_pipeline(
+      config, dataset, task, beam_pipeline_args,
+      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
 
 
 def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx.dsl.Pipeline:
-  """Checks the data and the embedding handle, then defines the pipeline.
-
-  Resolving the handle here fails a bad one before any data is read, and builds the
-  default module into the cache the Trainer then reuses.
-  """
-  data = inputs.resolve(config.data, config.cache_dir)
-  data = dataclasses.replace(data, class_names=pipeline_def.label_vocabulary(config, data))
-  handles.resolve(config.model.embedding_handle)
-  return pipeline_def.create_pipeline(
-      config, data, beam_pipeline_args,
-      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+  """prepare + define: what the tfx CLI's pipeline files run."""
+  return define(*prepare(config), beam_pipeline_args)
 
 
 def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:
@@ -78,11 +96,16 @@ def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:
   if runner not in (LOCAL, BEAM):
     raise ValueError(f"unknown runner {runner!r} (expected {LOCAL!r} or {BEAM!r})")
   start = time.time()
+  config, dataset, task = prepare(config)
+  print(f"[pipeline] {config.name}: {task.kind} task, {len(task.labels)} labels "
+        f"({', '.join(task.labels[:8])}{', ...' if len(task.labels) > 8 else ''}); splits in the data: "
+        f"{', '.join(dataset.splits)}; schema: {config.curated_schema or 'inferred by SchemaGen'}", flush=True)
   if runner == LOCAL:
-    tfx.orchestration.LocalDagRunner().run(build(config))
+    tfx.orchestration.LocalDagRunner().run(define(config, dataset, task))
   else:
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=import-outside-toplevel
-    BeamDagRunner().run(build(config, list(MULTI_PROCESS_BEAM_ARGS)))
-  result = summary.read(config.metadata_path)
+    BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))
+  result = summary.read(config.metadata_path, task)
+  result.pipeline_name = config.name
   result.wall_seconds = time.time() - start
   return result

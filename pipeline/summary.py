@@ -5,38 +5,70 @@ actually recorded, not from in-memory state.
 """
 import dataclasses
 import json
+import os
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
+from tfx.utils import io_utils
 
-METRICS = ("binary_accuracy", "auc", "example_count", "auc_precision_recall", "precision", "recall",
-           "calibration", "mean_label", "mean_prediction")
+from components.errors import InputDataError
+from models import features
+from models import task as task_lib
+from pipeline import evaluation
+
+
+class BaselineTaskMismatchError(InputDataError):
+  """The pipeline's last blessed model was trained for another task: not comparable."""
 
 
 @dataclasses.dataclass
 class RunSummary:
-  metrics: dict                     # overall test-split metrics of the candidate
+  task: dict                        # kind, labels, ... (models.task.Task as a dict)
+  metrics: dict                     # overall test-split metrics of the candidate, by TFMA name
   blessed: bool
   failures: list                    # why not blessed: one line per failed threshold
   pushed_to: Optional[str]          # version directory, or None
   evaluation_uri: str
   baseline_metrics: Optional[dict] = None   # the last blessed model's, on the same test split
+  per_label: dict = dataclasses.field(default_factory=dict)  # label -> {metric: value} (multi-class/-label)
+  pipeline_name: str = ""
   wall_seconds: float = 0.0
+
+  @property
+  def accuracy_name(self) -> str:
+    return evaluation.ACCURACY[self.task["kind"]][0]
+
+  @property
+  def auc_name(self) -> str:
+    return evaluation.AUC[self.task["kind"]][0]
+
+  @property
+  def accuracy(self) -> Optional[float]:
+    return self.metrics.get(self.accuracy_name)
+
+  @property
+  def auc(self) -> Optional[float]:
+    return self.metrics.get(self.auc_name)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
   def table(self) -> str:
-    rows = [("test accuracy", _fmt(self.metrics.get("binary_accuracy"))),
-            ("test AUC", _fmt(self.metrics.get("auc"))),
-            ("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
-            ("baseline", "none (first blessed model: judged on the floors alone)" if not self.baseline_metrics
-             else f"accuracy {_fmt(self.baseline_metrics.get('binary_accuracy'))}, "
-                  f"AUC {_fmt(self.baseline_metrics.get('auc'))} (last blessed model)"),
-            ("blessed", "yes" if self.blessed else "no")]
+    labels = self.task["labels"]
+    rows = [("task", f"{self.task['kind']}, {len(labels)} labels ({', '.join(labels[:6])}"
+                     f"{', ...' if len(labels) > 6 else ''})"),
+            (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy)),
+            (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc))]
+    rows += [(f"test {name.replace('_', ' ')}", _fmt(self.metrics[name]))
+             for name in EXTRA_ROWS if name in self.metrics]
+    rows += [("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
+             ("baseline", "none (first blessed model: judged on the floors alone)" if not self.baseline_metrics
+              else f"accuracy {_fmt(self.baseline_metrics.get(self.accuracy_name))}, "
+                   f"AUC {_fmt(self.baseline_metrics.get(self.auc_name))} (last blessed model)"),
+             ("blessed", "yes" if self.blessed else "no")]
     rows += [("why not", line) for line in self.failures]
     rows += [("pushed to", self.pushed_to or "nothing pushed"),
              ("evaluation", self.evaluation_uri),
@@ -58,13 +90,39 @@ def latest_artifact(store, artifact_type, producer: str = ""):
   return max(found, key=lambda a: a.id) if found else None
 
 
-def _overall(eval_result) -> dict:
-  for slice_key, metrics in eval_result.slicing_metrics:
-    if slice_key == ():
-      values = metrics.get("", {}).get("", {})
-      return {name: float(v["doubleValue"]) for name, v in values.items()
-              if name in METRICS and "doubleValue" in v}
-  return {}
+EXTRA_ROWS = ("micro_auc", "macro_f1", "micro_f1", "macro_precision", "macro_recall")
+
+
+def scalar_metrics(values: dict) -> dict:
+  """{name: value} of a TFMA view's metrics; aggregated ones come back named
+  "macro_average: true\n_macro_auc" and are renamed "macro_auc"."""
+  return {name.rsplit("\n", 1)[-1].lstrip("_"): float(v["doubleValue"])
+          for name, v in values.items() if isinstance(v, dict) and "doubleValue" in v}
+
+
+def _overall(eval_result, task: task_lib.Task) -> tuple[dict, dict]:
+  """(overall metrics by name, per-label metrics) of the overall slice. Output names
+  (multi-label: probabilities / decisions) are dropped: metric names are unique."""
+  metrics, per_label = {}, {}
+  for slice_key, by_output in eval_result.slicing_metrics:
+    if slice_key != ():
+      continue
+    for by_sub_key in by_output.values():
+      for sub_key, values in by_sub_key.items():
+        scalars = scalar_metrics(values)
+        if not sub_key:
+          metrics.update(scalars)
+        elif sub_key.startswith("classId:"):
+          label = task.labels[int(sub_key.split(":")[1])]
+          per_label.setdefault(label, {}).update(scalars)
+  # Macro averages over labels a slice never predicts are NaN in TFMA (0/0 precision);
+  # scikit-learn's zero_division=0 convention counts such a label's score as 0.
+  for name in ("precision", "recall", "f1_score"):
+    macro = f"macro_{name.replace('_score', '')}"
+    if macro in metrics and metrics[macro] != metrics[macro] and per_label:
+      values = [v.get(name, float("nan")) for v in per_label.values()]
+      metrics[macro] = sum(0.0 if x != x else x for x in values) / len(task.labels)
+  return metrics, per_label
 
 
 def _failures(validation, metrics: dict, baseline: Optional[dict]) -> list:
@@ -95,22 +153,60 @@ def model_names(uri: str) -> tuple[str, Optional[str]]:
   return candidate, baseline
 
 
-def read(metadata_path: str) -> RunSummary:
-  """Summarises the newest evaluation, blessing and push recorded in MLMD."""
+def last_blessed_model_uri(store) -> Optional[str]:
+  """The model the newest positive ModelBlessing blessed (what the Resolver will pick)."""
+  blessings = [b for b in store.get_artifacts_by_type(standard_artifacts.ModelBlessing.TYPE_NAME)
+               if b.custom_properties["blessed"].int_value == 1]
+  if not blessings:
+    return None
+  model_id = max(blessings, key=lambda b: b.id).custom_properties["current_model_id"].int_value
+  models = store.get_artifacts_by_id([model_id])
+  return models[0].uri if models else None
+
+
+def model_task(model_uri: str) -> Optional[task_lib.Task]:
+  """The task a Trainer's model was trained for (assets.extra/task.json), if recorded."""
+  path = os.path.join(model_uri, "Format-Serving", features.TASK_FILE)
+  return task_lib.Task.from_json(io_utils.read_string_file(path)) if os.path.exists(path) else None
+
+
+def check_baseline_task(metadata_path: str, task: task_lib.Task) -> None:
+  """Refuses a run whose last blessed model (the no-regression baseline) solved another
+  task: a different kind or label vocabulary is reported as that, not as a metric drop."""
+  if not os.path.exists(metadata_path):
+    return
   with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+    uri = last_blessed_model_uri(m.store)
+  baseline = model_task(uri) if uri else None
+  if baseline and (baseline.kind, baseline.labels) != (task.kind, task.labels):
+    raise BaselineTaskMismatchError(
+        f"the pipeline's last blessed model ({uri}) was trained for a {baseline.kind} task with labels "
+        f"{list(baseline.labels)}; this run's data make a {task.kind} task with labels {list(task.labels)}. "
+        f"Their metrics are not comparable: run it as a new pipeline (--name) or remove "
+        f"{os.path.dirname(metadata_path)} to start this one's history afresh")
+
+
+def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary:
+  """Summarises the newest evaluation, blessing and push recorded in MLMD (for the task
+  given, else the one the newest model recorded)."""
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+    if task is None:
+      model = latest_artifact(m.store, standard_artifacts.Model)
+      task = model_task(model.uri) if model else None
     evaluation = latest_artifact(m.store, standard_artifacts.ModelEvaluation)
     blessing = latest_artifact(m.store, standard_artifacts.ModelBlessing)
     pushed = latest_artifact(m.store, standard_artifacts.PushedModel)
-  if evaluation is None:
+  if evaluation is None or task is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
   uri = evaluation.uri
   candidate, baseline = model_names(uri)
-  metrics = _overall(tfma.load_eval_result(uri, model_name=candidate or None))
-  baseline_metrics = _overall(tfma.load_eval_result(uri, model_name=baseline)) if baseline else None
+  metrics, per_label = _overall(tfma.load_eval_result(uri, model_name=candidate or None), task)
+  baseline_metrics = _overall(tfma.load_eval_result(uri, model_name=baseline), task)[0] if baseline else None
   blessed = bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
   push_dir = None
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value
   failures = [] if blessed else _failures(tfma.load_validation_result(uri), metrics, baseline_metrics)
-  return RunSummary(metrics=metrics, blessed=blessed, failures=failures, pushed_to=push_dir,
-                    evaluation_uri=uri, baseline_metrics=baseline_metrics)
+  return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
+                    pushed_to=push_dir, evaluation_uri=uri, baseline_metrics=baseline_metrics,
+                    per_label=per_label)

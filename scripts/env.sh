@@ -91,28 +91,55 @@ VENV_IN="/opt/venv"
 
 need_root() { [ "$(id -u)" = 0 ] || die "building/entering the Debian 13 userland needs root (unshare, chroot); on a host with glibc >= 2.39 use TFX_TEXT_ENV=venv"; }
 
-# Run a shell command inside the userland with private mounts.
+# Host folders the userland sees at the same paths: every top-level folder that is not
+# part of the operating system (/home, /root, /tmp, /work, /mnt, /srv, ...), so a
+# checkout, a user's data or a pytest temporary folder anywhere outside the system
+# folders means the same path inside. Recursive binds keep disks mounted below them.
+SYSTEM_DIRS=" bin boot dev etc lib lib32 lib64 libx32 sbin usr var opt proc sys run lost+found old_root "
+
+host_dirs() {
+  local d name
+  for d in /*/; do
+    name="${d#/}"; name="${name%/}"
+    [ -L "/$name" ] && continue
+    case "$SYSTEM_DIRS" in *" $name "*) continue ;; esac
+    printf '%s\n' "/$name"
+  done
+}
+
+under_host_dir() {
+  local d
+  while IFS= read -r d; do case "$1/" in "$d"/*) return 0 ;; esac; done < <(host_dirs)
+  return 1
+}
+
+# Run a shell command inside the userland with private mounts. Mount points are made
+# inside the new namespace, after the folders above them are mounted, so no later mount
+# hides them.
 in_rootfs() {
-  local cmd="$1"
-  local binds="mount --bind '$REPO' '$ROOTFS$REPO';"
-  mkdir -p "$ROOTFS$REPO"
-  if [ -d "$SHARED" ]; then mkdir -p "$ROOTFS$SHARED"; binds="$binds mount --bind '$SHARED' '$ROOTFS$SHARED';"; fi
-  # Extra binds (e.g. a pytest tmp dir outside the repo) from TFX_TEXT_BINDS="a:b".
+  local cmd="$1" binds="" d
+  while IFS= read -r d; do
+    binds="$binds mkdir -p '$ROOTFS$d' && mount --rbind '$d' '$ROOTFS$d' &&"
+  done < <(host_dirs)
+  # The checkout and ../shared when they lie under a system folder (/opt/src, say).
+  for d in "$REPO" "$SHARED"; do
+    [ -d "$d" ] && ! under_host_dir "$d" && binds="$binds mkdir -p '$ROOTFS$d' && mount --bind '$d' '$ROOTFS$d' &&"
+  done
+  # Extra binds from TFX_TEXT_BINDS="a:b" (folders under system paths, e.g. /var/data).
   local extra; IFS=: read -ra extra <<<"${TFX_TEXT_BINDS:-}"
   for d in "${extra[@]}"; do
     [ -n "$d" ] && [ -d "$d" ] || continue
-    mkdir -p "$ROOTFS$d"; binds="$binds mount --bind '$d' '$ROOTFS$d';"
+    binds="$binds mkdir -p '$ROOTFS$d' && mount --rbind '$d' '$ROOTFS$d' &&"
   done
   unshare -m --propagation private sh -c "
     mount -t proc proc '$ROOTFS/proc' &&
     mount --rbind /dev '$ROOTFS/dev' &&
     mount -t sysfs sys '$ROOTFS/sys' &&
-    mount -t tmpfs tmpfs '$ROOTFS/tmp' -o size=50%,mode=1777 &&
     $binds
     exec chroot '$ROOTFS' /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=\"\${TERM:-dumb}\" \
       PATH=$VENV_IN/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       VIRTUAL_ENV=$VENV_IN PYTHONPATH='$REPO' TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
-      CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+      TFX_TEXT_CACHE=\"\${TFX_TEXT_CACHE:-}\" CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
       /bin/bash -c \"\$0\" " "$cmd"
 }

@@ -9,7 +9,7 @@ import pytest
 from pipeline import run
 from pipeline.config import DataConfig, GateConfig, PipelineConfig, REPO_ROOT
 
-SAMPLE = REPO_ROOT / "data" / "imdb_sample"
+SAMPLE = REPO_ROOT / "data" / "imdb-sentiment"
 
 POSITIVE = "An absolutely wonderful film: brilliant acting, a moving story and a beautiful score. I loved every minute and would happily watch it again."
 NEGATIVE = "A terrible, boring mess. The acting was awful, the plot made no sense and I wanted my money back. The worst film I have seen in years."
@@ -31,9 +31,10 @@ def tiny_imdb(tmp_path) -> pathlib.Path:
   return make_aclimdb(tmp_path / "aclImdb", {"train": 40, "test": 20})
 
 
-def fast_config(data_path, output_dir, **changes) -> PipelineConfig:
-  """One short epoch and floors any model passes: for tests of the plumbing."""
-  base = PipelineConfig(output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
+def fast_config(data_path, output_dir, name="imdb-sentiment", **changes) -> PipelineConfig:
+  """One short epoch and floors any model passes: for tests of the plumbing. The name
+  picks the curated schema (schemas/<name>/) and the TF Serving model name."""
+  base = PipelineConfig(name=name, output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
                         gate=GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
   # The small word-piece bag keeps plumbing tests fast; the default embedding is run by
   # the main-job test (test_pipeline_e2e.py) and the benchmarks.

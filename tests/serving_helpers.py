@@ -26,7 +26,10 @@ class _ToyModel(tf.Module):
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.TEXT_INPUT)])
   def serve_text(self, text):
-    return {features.PROBABILITY_OUTPUT: self._probability(text)}
+    """As the Trainer exports it: a column per label, and the label names."""
+    positive = self._probability(text)
+    return {features.PROBABILITY_OUTPUT: tf.concat([1.0 - positive, positive], axis=1),
+            features.LABELS_OUTPUT: tf.tile(tf.constant([["neg", "pos"]]), [tf.shape(text)[0], 1])}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
   def serve_examples(self, examples):

@@ -1,4 +1,5 @@
-"""The pipeline compiles to a Kubeflow Pipelines v2 spec with the gate wired in."""
+"""The pipeline compiles to a Kubeflow Pipelines v2 spec with the gate wired in, from the
+curated schema alone: no data on the compiling machine."""
 import json
 
 from kubeflow import kubeflow_runner
@@ -9,12 +10,21 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
                                          str(tmp_path / "spec.json"))
   spec = json.loads(open(out).read())["pipelineSpec"]
   tasks = spec["root"]["dag"]["tasks"]
-  for name in ("ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+  for name in ("TextExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
                "Transform", "Trainer", "Evaluator", "Pusher"):
     assert name in tasks, name
   assert "AnomaliesGate" in tasks["Transform"].get("dependentTasks", [])
   images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
   assert images == {"registry/tfx-text:1"}
   text = json.dumps(spec)
-  assert "/pipeline/schemas/imdb/schema.pbtxt" in text and "gs://b/aclImdb" in text
+  assert "/pipeline/schemas/imdb-sentiment/schema.pbtxt" in text and "gs://b/aclImdb" in text
   assert "gs://b/tfx/serving/imdb_sentiment" in text
+  assert "train/*/*.txt" in text and "binary" in text
+
+
+def test_multi_label_task_from_the_curated_schema(tmp_path):
+  out = kubeflow_runner.compile_pipeline("img", "gs://b/goemotions", "gs://b/tfx", str(tmp_path / "spec.json"),
+                                         name="goemotions", splits=("train=train.csv", "eval=dev.csv", "test=test.csv"))
+  text = open(out).read()
+  assert "multi-label" in text and "grief" in text and "dev.csv" in text
+  assert "gs://b/tfx/serving/goemotions" in text

@@ -16,7 +16,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from models import features
 from serving.clients import cli
-from serving.clients.common import ServingClientError
+from serving.clients.common import ServingClientError, text_example
 from serving.clients.grpc_client import GrpcClient
 from serving.clients.rest_client import RestClient
 from serving.local_server.batcher import BatchingParameters
@@ -62,7 +62,7 @@ def test_binds_loopback_by_default(server):
 def test_grpc_predict_and_classify(grpc_client):
   prediction = grpc_client.predict_text(TEXTS)
   assert prediction.version == 1
-  np.testing.assert_allclose(prediction.outputs[features.PROBABILITY_OUTPUT].ravel(), _expected(1.0, TEXTS), atol=1e-6)
+  np.testing.assert_allclose(prediction.outputs[features.PROBABILITY_OUTPUT][:, 1], _expected(1.0, TEXTS), atol=1e-6)
   classification = grpc_client.classify(TEXTS)
   assert [label for label, _ in classification.results[0]] == ["neg", "pos"]
   np.testing.assert_allclose([pairs[1][1] for pairs in classification.results], _expected(1.0, TEXTS), atol=1e-6)
@@ -77,12 +77,17 @@ def test_grpc_metadata_and_status(grpc_client):
 
 def test_rest_row_and_columnar_formats(rest):
   row = requests.post(f"{rest}:predict", json={"signature_name": "serving_text", "instances": TEXTS}).json()
-  np.testing.assert_allclose(np.ravel(row["predictions"]), _expected(1.0, TEXTS), atol=1e-6)
+  np.testing.assert_allclose([p["probabilities"][1] for p in row["predictions"]], _expected(1.0, TEXTS), atol=1e-6)
+  assert [p["labels"] for p in row["predictions"]] == [["neg", "pos"]] * 3
   named = requests.post(f"{rest}:predict", json={"signature_name": "serving_text",
                                                   "instances": [{"text": t} for t in TEXTS]}).json()
   assert named == row
   columnar = requests.post(f"{rest}:predict", json={"signature_name": "serving_text", "inputs": {"text": TEXTS}}).json()
-  assert np.ravel(columnar["outputs"]).tolist() == np.ravel(row["predictions"]).tolist()
+  assert columnar["outputs"]["probabilities"] == [p["probabilities"] for p in row["predictions"]]
+  # One output: TF Serving drops its name in both formats.
+  examples = [{"b64": base64.b64encode(text_example(t).SerializeToString()).decode()} for t in TEXTS]
+  single = requests.post(f"{rest}:predict", json={"instances": examples}).json()
+  np.testing.assert_allclose(np.ravel(single["predictions"]), _expected(1.0, TEXTS), atol=1e-6)
   b64 = requests.post(f"{rest}:predict", json={
       "signature_name": "serving_text",
       "instances": [{"b64": base64.b64encode(t.encode()).decode()} for t in TEXTS]}).json()
@@ -101,7 +106,7 @@ def test_rest_metadata_status_and_client(server, rest):
   assert metadata["model_spec"] == {"name": MODEL, "signature_name": "", "version": "1"}
   assert "classify" in metadata["metadata"]["signature_def"]["signature_def"]
   with RestClient(f"http://127.0.0.1:{server.rest_port}", MODEL) as client:
-    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"].ravel(),
+    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"][:, 1],
                                _expected(1.0, TEXTS), atol=1e-6)
     assert client.status() == [(1, "AVAILABLE")]
     assert client.classify(["x"]).best()[0][0] == "pos"
@@ -164,7 +169,7 @@ def test_grpc_bad_requests(server, request_kwargs, code):
     _raw_predict(server, _request(**request_kwargs))
   assert error.value.code() == code
   assert error.value.details()
-  assert _raw_predict(server, _request()).outputs["probabilities"].float_val  # still serving
+  assert tf.make_ndarray(_raw_predict(server, _request()).outputs["probabilities"]).size  # still serving
 
 
 def test_grpc_oversized_request(server):
@@ -205,7 +210,7 @@ def test_concurrent_requests_are_batched_and_answered_correctly(tmp_path):
     def one(text):
       with GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL) as client:
         barrier.wait()
-        return client.predict_text([text]).outputs["probabilities"].ravel()[0]
+        return client.predict_text([text]).outputs["probabilities"][0, 1]
 
     with concurrent.futures.ThreadPoolExecutor(len(texts)) as pool:
       got = list(pool.map(one, texts))
@@ -235,12 +240,12 @@ def test_versions_pinning_switching_and_incomplete_pushes(tmp_path):
     shutil.rmtree(base / "3")
     save_toy_model(base / "4", weight=-1.0)
     wait_until(lambda: client.predict_text(["x"]).version == 4, 30, "the switch to version 4")
-    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"].ravel(),
+    np.testing.assert_allclose(client.predict_text(TEXTS).outputs["probabilities"][:, 1],
                                _expected(-1.0, TEXTS), atol=1e-6)
     pinned = GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL, version=1)
     assert pinned.predict_text(["x"]).version == 1
     rest = requests.post(f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}/versions/1:predict",
                          json={"signature_name": "serving_text", "instances": TEXTS}).json()
-    np.testing.assert_allclose(np.ravel(rest["predictions"]), _expected(1.0, TEXTS), atol=1e-6)
+    np.testing.assert_allclose([p["probabilities"][1] for p in rest["predictions"]], _expected(1.0, TEXTS), atol=1e-6)
     client.close()
     pinned.close()

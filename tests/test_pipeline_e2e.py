@@ -26,7 +26,7 @@ def sample_run(tmp_path_factory):
   """The main job as the README runs it (CLI, bundled sample, default config)."""
   out = tmp_path_factory.mktemp("run")
   assert cli.main(["run", "--output-dir", str(out)]) == 0
-  config = PipelineConfig(output_dir=str(out))
+  config = PipelineConfig(name="imdb-sentiment", output_dir=str(out))  # named after data/imdb-sentiment
   return config, json.loads((out / "last_run.json").read_text())
 
 
@@ -34,8 +34,11 @@ def test_sample_run_blesses_and_pushes(sample_run):
   config, summary = sample_run
   assert summary["blessed"] is True
   assert summary["metrics"]["example_count"] == 1000  # the sample's test split
-  assert summary["metrics"]["binary_accuracy"] >= config.gate.min_accuracy
-  assert summary["metrics"]["auc"] >= config.gate.min_auc
+  min_accuracy, min_auc = config.gate.floors("binary")
+  assert summary["task"] == {"kind": "binary", "labels": ["neg", "pos"], "text_column": "text",
+                             "label_column": "label", "label_delimiter": "|"}
+  assert summary["metrics"]["binary_accuracy"] >= min_accuracy
+  assert summary["metrics"]["auc"] >= min_auc
   versions = pushed_versions(config)
   assert len(versions) == 1
   assert summary["pushed_to"] == str(pathlib.Path(config.serving_model_dir) / versions[0])
@@ -50,7 +53,8 @@ def test_pushed_model_scores_through_both_signatures(sample_run):
   by_text = model.signatures[features.SERVING_TEXT_SIGNATURE](
       **{features.TEXT_INPUT: tf.constant([POSITIVE, NEGATIVE])})
   p_examples = by_examples[features.PROBABILITY_OUTPUT].numpy().ravel()
-  p_text = by_text[features.PROBABILITY_OUTPUT].numpy().ravel()
+  p_text = by_text[features.PROBABILITY_OUTPUT].numpy()[:, 1]  # a column per label: [P(neg), P(pos)]
+  assert by_text[features.LABELS_OUTPUT].numpy().tolist() == [[b"neg", b"pos"]] * 2
   assert p_examples[0] > 0.5 > p_examples[1]
   assert p_text[0] > p_text[1]
   # Same cleanup on both paths: the two signatures agree.
@@ -100,4 +104,4 @@ def test_frozen_minilm_encoder_through_the_pipeline(tmp_path):
   assert summary.metrics["example_count"] == 20
   model = tf.saved_model.load(summary.pushed_to)
   p = model.signatures[features.SERVING_TEXT_SIGNATURE](**{features.TEXT_INPUT: tf.constant([POSITIVE, NEGATIVE])})
-  assert p[features.PROBABILITY_OUTPUT].shape == (2, 1)
+  assert p[features.PROBABILITY_OUTPUT].shape == (2, 2)

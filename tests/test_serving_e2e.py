@@ -37,7 +37,7 @@ def _in_process(pushed_to):
   by_text = model.signatures[features.SERVING_TEXT_SIGNATURE](text=tf.constant(TEXTS))
   examples = tf.constant([text_example(t).SerializeToString() for t in TEXTS])
   by_examples = model.signatures[features.SERVING_EXAMPLES_SIGNATURE](examples=examples)
-  return (by_text[features.PROBABILITY_OUTPUT].numpy().ravel(),
+  return (by_text[features.PROBABILITY_OUTPUT].numpy()[:, 1],
           by_examples[features.PROBABILITY_OUTPUT].numpy().ravel())
 
 
@@ -50,14 +50,14 @@ def test_grpc_and_rest_agree_with_the_in_process_model(first_push):
       wait_until(lambda: grpc_client.status() == [(version, "AVAILABLE")], 60, "the pushed version")
       predicted = grpc_client.predict_text(TEXTS)
       assert predicted.version == version
-      np.testing.assert_allclose(predicted.outputs[features.PROBABILITY_OUTPUT].ravel(), expected_text, atol=1e-6)
+      np.testing.assert_allclose(predicted.outputs[features.PROBABILITY_OUTPUT][:, 1], expected_text, atol=1e-6)
       examples = [text_example(t).SerializeToString() for t in TEXTS]
       by_examples = grpc_client.predict({features.EXAMPLES_INPUT: examples})
       np.testing.assert_allclose(by_examples.outputs[features.PROBABILITY_OUTPUT].ravel(), expected_examples, atol=1e-6)
       classified = grpc_client.classify(TEXTS)
       assert [[label for label, _ in pairs] for pairs in classified.results] == [["neg", "pos"]] * len(TEXTS)
       np.testing.assert_allclose([pairs[1][1] for pairs in classified.results], expected_examples, atol=1e-6)
-      np.testing.assert_allclose(rest.predict_text(TEXTS).outputs[features.PROBABILITY_OUTPUT].ravel(),
+      np.testing.assert_allclose(rest.predict_text(TEXTS).outputs[features.PROBABILITY_OUTPUT][:, 1],
                                  expected_text, atol=1e-6)
       np.testing.assert_allclose([pairs[1][1] for pairs in rest.classify(TEXTS).results], expected_examples, atol=1e-6)
       assert set(grpc_client.metadata()) >= {"serving_default", "serving_text", "classify", "transform_features"}

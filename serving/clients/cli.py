@@ -5,7 +5,8 @@
   python -m serving.clients.cli --status        # or --metadata
 
 Texts come from the arguments, else one per line from standard input. Each line of
-output: the label, its probability, and the start of the text.
+output: the predicted label and its probability (a multi-label model: every label above
+its decision threshold, comma-separated, or "(none)"), then the start of the text.
 """
 import argparse
 import json
@@ -13,7 +14,7 @@ import sys
 
 from google.protobuf import json_format
 
-from serving.clients.common import DEFAULT_MODEL, ServingClientError
+from serving.clients.common import DEFAULT_MODEL, ServingClientError, predicted_labels
 from serving.clients.grpc_client import GrpcClient
 from serving.clients.rest_client import RestClient
 
@@ -50,9 +51,10 @@ def main(argv=None) -> int:
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
       p.error("no text given (arguments or standard input)")
-    result = client.classify(texts)
-    for text, (label, score) in zip(texts, result.best()):
-      print(f"{label}\t{score:.4f}\t{text[:60]}")
+    for text, labels in zip(texts, predicted_labels(client.predict_text(texts))):
+      names = ",".join(label for label, _ in labels) or "(none)"
+      scores = ",".join(f"{p:.4f}" for _, p in labels) or "-"
+      print(f"{names}\t{scores}\t{text[:60]}")
     return 0
   except ServingClientError as e:
     print(f"error: {e}", file=sys.stderr)

@@ -25,6 +25,19 @@ class Prediction:
   version: Optional[int]      # the version that answered (gRPC reports it; REST does not)
 
 
+def predicted_labels(prediction: Prediction) -> list:
+  """Per text, what the model predicts from its serving_text outputs: [(label, probability)]
+  of every label whose decision is 1 (multi-label), else the one most probable label."""
+  outputs = prediction.outputs
+  names = [[n.decode() if isinstance(n, bytes) else str(n) for n in row] for row in outputs[features.LABELS_OUTPUT]]
+  probabilities = np.asarray(outputs[features.PROBABILITY_OUTPUT], dtype=float)
+  if features.DECISIONS_OUTPUT in outputs:
+    decisions = np.asarray(outputs[features.DECISIONS_OUTPUT]) >= 0.5
+    return [[(names[i][j], float(probabilities[i][j])) for j in np.flatnonzero(decisions[i])]
+            for i in range(len(names))]
+  return [[(names[i][int(probabilities[i].argmax())], float(probabilities[i].max()))] for i in range(len(names))]
+
+
 @dataclasses.dataclass(frozen=True)
 class Classification:
   results: list               # per example: [(label, score), ...]

@@ -62,7 +62,7 @@ class GrpcClient:
                       response.model_spec.version.value)
 
   def predict_text(self, texts: Sequence[str]) -> Prediction:
-    """P(positive) for raw texts, through the model's raw-text signature."""
+    """Per-label probabilities and the label names for raw texts (multi-label: also decisions)."""
     return self.predict({features.TEXT_INPUT: list(texts)}, features.SERVING_TEXT_SIGNATURE)
 
   def classify(self, texts: Sequence[str], signature_name: str = features.CLASSIFY_SIGNATURE) -> Classification:

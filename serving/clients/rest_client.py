@@ -65,8 +65,8 @@ class RestClient:
     return Prediction({"": np.asarray(payload)}, self.version)  # one output: TF Serving drops its name
 
   def predict_text(self, texts: Sequence[str]) -> Prediction:
-    prediction = self.predict(list(texts), features.SERVING_TEXT_SIGNATURE)
-    return Prediction({features.PROBABILITY_OUTPUT: prediction.outputs[""]}, self.version)
+    """Per-label probabilities and the label names for raw texts (multi-label: also decisions)."""
+    return self.predict(list(texts), features.SERVING_TEXT_SIGNATURE)
 
   def classify(self, texts: Sequence[str], signature_name: str = features.CLASSIFY_SIGNATURE) -> Classification:
     body = {"signature_name": signature_name,

@@ -1,0 +1,156 @@
+"""Reads text-classification records from files, strictly, naming the place of any fault.
+
+One reader for the three layouts a user brings, shared by the up-front data check
+(pipeline/inputs.py) and the ExampleGen executor, so both accept exactly the same data:
+  *.txt          one example per file; its label is the name of the folder it lies in
+  *.csv          a header row, then one example per row (RFC 4180 quoting)
+  *.jsonl/.json  JSON Lines: one object per line; the label a string or a list of strings
+A fault names the file, the line and the column: "train.csv, line 12, column 'label': ...".
+"""
+import csv
+import dataclasses
+import io
+import json
+import os
+from typing import Iterator, Sequence
+
+import tensorflow as tf
+
+from components.errors import InputDataError
+from models import features
+from models import task as task_lib
+
+TEXT_SUFFIXES = (".txt",)
+CSV_SUFFIXES = (".csv",)
+JSONL_SUFFIXES = (".jsonl", ".json")
+SUFFIXES = TEXT_SUFFIXES + CSV_SUFFIXES + JSONL_SUFFIXES
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+  text: str
+  labels: tuple[str, ...]   # as written: one field (maybe delimited), or a JSON list
+  where: str                # "file, line N" for error messages
+
+
+def _decode(path: str) -> str:
+  with tf.io.gfile.GFile(path, "rb") as f:
+    raw = f.read()
+  try:
+    return raw.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b"\n") + 1
+    raise InputDataError(f"{path}, line {line}: not valid UTF-8 (byte {e.start}: "
+                         f"{raw[e.start:e.start + 4]!r})") from e
+
+
+def _text_file(path: str) -> Iterator[Record]:
+  text = _decode(path)
+  if not text.strip():
+    raise InputDataError(f"{path}: empty text file")
+  yield Record(text, (os.path.basename(os.path.dirname(path)),), path)
+
+
+def _csv_file(path: str, text_column: str, label_column: str) -> Iterator[Record]:
+  reader = csv.reader(io.StringIO(_decode(path), newline=""), strict=True)
+  try:
+    header = next(reader, None)
+    if header is None:
+      raise InputDataError(f"{path}: empty CSV file (no header row)")
+    for column in (text_column, label_column):
+      if column not in header:
+        raise InputDataError(f"{path}: no column {column!r} (columns: {', '.join(header) or 'none'}); "
+                             f"set --text-column / --label-column")
+    text_at, label_at = header.index(text_column), header.index(label_column)
+    for row in reader:
+      where = f"{path}, line {reader.line_num}"
+      if not row:
+        continue
+      if len(row) != len(header):
+        raise InputDataError(f"{where}: {len(row)} fields, the header has {len(header)}")
+      yield _checked(row[text_at], (row[label_at],), where, text_column, label_column)
+  except csv.Error as e:
+    raise InputDataError(f"{path}, line {reader.line_num}: malformed CSV ({e})") from e
+
+
+def _jsonl_file(path: str, text_column: str, label_column: str) -> Iterator[Record]:
+  for number, line in enumerate(_decode(path).splitlines(), start=1):
+    if not line.strip():
+      continue
+    where = f"{path}, line {number}"
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError as e:
+      raise InputDataError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from e
+    if not isinstance(row, dict):
+      raise InputDataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for column in (text_column, label_column):
+      if column not in row:
+        raise InputDataError(f"{where}: no field {column!r} (fields: {', '.join(row) or 'none'})")
+    text, label = row[text_column], row[label_column]
+    if not isinstance(text, str):
+      raise InputDataError(f"{where}, field {text_column!r}: expected a string, got {type(text).__name__}")
+    if isinstance(label, (str, int)) and not isinstance(label, bool):
+      labels = (str(label),)
+    elif isinstance(label, list) and all(isinstance(v, str) for v in label):
+      labels = tuple(label)
+    else:
+      raise InputDataError(f"{where}, field {label_column!r}: expected a string or a list of strings, "
+                           f"got {json.dumps(label)[:40]}")
+    yield _checked(text, labels, where, text_column, label_column)
+
+
+def _checked(text: str, labels: tuple[str, ...], where: str, text_column: str, label_column: str) -> Record:
+  if not text.strip():
+    raise InputDataError(f"{where}, column {text_column!r}: empty text")
+  if not labels or not any(v.strip() for v in labels):
+    raise InputDataError(f"{where}, column {label_column!r}: no label")
+  return Record(text, labels, where)
+
+
+def read_file(path: str, text_column: str = features.DEFAULT_TEXT_KEY,
+              label_column: str = features.DEFAULT_LABEL_KEY) -> Iterator[Record]:
+  """Every record of one file, checked; the suffix picks the layout."""
+  if path.endswith(TEXT_SUFFIXES):
+    return _text_file(path)
+  if path.endswith(CSV_SUFFIXES):
+    return _csv_file(path, text_column, label_column)
+  if path.endswith(JSONL_SUFFIXES):
+    return _jsonl_file(path, text_column, label_column)
+  raise InputDataError(f"{path}: unsupported file type (expected {', '.join(SUFFIXES)})")
+
+
+def task_labels(record: Record, task: task_lib.Task, check_vocabulary: bool = True) -> tuple[str, ...]:
+  """The record's labels for this task: split on the delimiter for multi-label, exactly
+  one otherwise, each in the task's vocabulary (unless check_vocabulary is off, while
+  the vocabulary is still being decided)."""
+  values = record.labels
+  if task.kind == task_lib.MULTI_LABEL and len(values) == 1:
+    values = tuple(values[0].split(task.label_delimiter))
+  values = tuple(v.strip() for v in values)
+  where = f"{record.where}, column {task.label_column!r}"
+  if task.kind != task_lib.MULTI_LABEL and len(values) != 1:
+    raise InputDataError(f"{where}: {len(values)} labels in a {task.kind} task")
+  if not all(values):
+    raise InputDataError(f"{where}: an empty label in {task.label_delimiter.join(values)!r}")
+  if check_vocabulary:
+    unknown = [v for v in values if v not in task.labels]
+    if unknown:
+      raise InputDataError(f"{where}: label {unknown[0]!r} is not in the task's labels "
+                           f"({', '.join(task.labels)})")
+  return tuple(dict.fromkeys(values))
+
+
+def to_example(record: Record, task: task_lib.Task) -> tf.train.Example:
+  """The canonical {text, label} tf.Example: whatever the input's column names, every
+  later step (schema, Transform, serving clients) reads `text` and `label`."""
+  return tf.train.Example(features=tf.train.Features(feature={
+      features.DEFAULT_TEXT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[record.text.encode("utf-8")])),
+      features.DEFAULT_LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[v.encode("utf-8") for v in task_labels(record, task)])),
+  }))
+
+
+def read_files(paths: Sequence[str], task: task_lib.Task) -> Iterator[Record]:
+  for path in paths:
+    yield from read_file(path, task.text_column, task.label_column)

@@ -1,0 +1,118 @@
+"""Multi-class (TREC sample) and multi-label (GoEmotions sample) through the whole pipeline,
+then served: the local TF Serving stand-in, gRPC and REST clients, the CLI."""
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from models import features
+from models import task as task_lib
+from pipeline import cli, report, run, summary
+from pipeline.config import REPO_ROOT, DataConfig
+from serving.clients import cli as client_cli
+from serving.clients.common import predicted_labels
+from serving.clients.grpc_client import GrpcClient
+from serving.clients.rest_client import RestClient
+from serving.local_server.launch import server_process
+from tests.conftest import fast_config, pushed_versions
+from tests.serving_helpers import wait_until
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = ["Who wrote Hamlet ?", "Where is the Eiffel Tower ?", "How many legs does a spider have ?"]
+COMMENTS = ["Thank you so much, this made my day!", "I am so angry right now.", "What do you mean?"]
+
+
+def _run(name, tmp_path_factory, **data):
+  out = tmp_path_factory.mktemp(name)
+  config = fast_config(REPO_ROOT / "data" / name, out, name=name)
+  config = config.replace(data=DataConfig(path=str(REPO_ROOT / "data" / name), **data),
+                          model=dataclasses.replace(config.model, epochs=1))
+  result = run.run(config)
+  assert result.blessed and result.pushed_to, result.table()
+  return config, result
+
+
+@pytest.fixture(scope="module")
+def trec(tmp_path_factory):
+  return _run("trec", tmp_path_factory, label_column="coarse")
+
+
+@pytest.fixture(scope="module")
+def goemotions(tmp_path_factory):
+  return _run("goemotions", tmp_path_factory, label_column="labels")
+
+
+def test_multi_class_is_judged_on_top1_accuracy_and_macro_auc(trec):
+  config, result = trec
+  assert result.task["kind"] == task_lib.MULTI_CLASS and result.task["labels"][0] == "ABBR"
+  assert result.metrics["example_count"] == 250
+  assert 0.0 <= result.accuracy <= 1.0 and 0.0 <= result.auc <= 1.0
+  assert set(result.per_label) == set(result.task["labels"]) and "auc" in result.per_label["HUM"]
+  plots = report.overall_plots(tfma.load_eval_result(result.evaluation_uri, model_name="candidate"))
+  matrix = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
+  assert sum(e.get("numWeightedExamples", 0) for e in matrix) == 250  # every test question, once
+  assert "sparse categorical accuracy" in result.table() and "macro auc" in result.table()
+
+
+def test_multi_class_served_over_grpc_rest_and_the_cli(trec, capsys):
+  config, result = trec
+  model = tf.saved_model.load(result.pushed_to)
+  expected = model.signatures[features.SERVING_TEXT_SIGNATURE](text=tf.constant(QUESTIONS))[features.PROBABILITY_OUTPUT]
+  name = config.serving_name
+  with server_process(name, config.serving_model_dir) as (grpc_target, rest_url):
+    with GrpcClient(grpc_target, name, timeout=30) as grpc_client, RestClient(rest_url, name, timeout=30) as rest:
+      wait_until(lambda: grpc_client.status(), 60, "the pushed version")
+      classified = grpc_client.classify(QUESTIONS)
+      assert all([label for label, _ in pairs] == list(result.task["labels"]) for pairs in classified.results)
+      np.testing.assert_allclose([[s for _, s in pairs] for pairs in classified.results], expected, atol=1e-5)
+      np.testing.assert_allclose([sum(s for _, s in pairs) for pairs in classified.results], 1.0, atol=1e-5)
+      by_rest = rest.predict_text(QUESTIONS)
+      np.testing.assert_allclose(by_rest.outputs[features.PROBABILITY_OUTPUT], expected, atol=1e-5)
+      top = [labels[0][0] for labels in predicted_labels(by_rest)]
+      assert top == [result.task["labels"][i] for i in np.asarray(expected).argmax(axis=1)]
+      assert client_cli.main(["--grpc", grpc_target, "--model", name, *QUESTIONS]) == 0
+    printed = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert printed == top
+
+
+def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
+  config, result = goemotions
+  assert result.task["kind"] == task_lib.MULTI_LABEL and len(result.task["labels"]) == 28
+  for name in ("subset_accuracy", "macro_auc", "micro_auc", "macro_f1", "micro_f1", "macro_precision",
+               "micro_recall"):
+    assert name in result.metrics and result.metrics[name] == result.metrics[name], name  # present, not NaN
+  assert {"auc", "precision", "recall", "f1_score"} <= set(result.per_label["neutral"])
+  model = tf.saved_model.load(result.pushed_to)
+  out = model.signatures[features.SERVING_TEXT_SIGNATURE](text=tf.constant(COMMENTS))
+  thresholds = out[features.THRESHOLDS_OUTPUT].numpy()
+  assert thresholds.shape == (3, 28) and ((thresholds > 0) & (thresholds < 1)).all()
+  np.testing.assert_array_equal(out[features.DECISIONS_OUTPUT].numpy(),
+                                (out[features.PROBABILITY_OUTPUT].numpy() >= thresholds).astype(np.float32))
+  name = config.serving_name
+  with server_process(name, config.serving_model_dir) as (grpc_target, rest_url):
+    with GrpcClient(grpc_target, name, timeout=30) as grpc_client:
+      wait_until(lambda: grpc_client.status(), 60, "the pushed version")
+      served = predicted_labels(grpc_client.predict_text(COMMENTS))
+      decisions = out[features.DECISIONS_OUTPUT].numpy()
+      assert [[label for label, _ in row] for row in served] == [
+          [result.task["labels"][j] for j in np.flatnonzero(row)] for row in decisions]
+      classified = grpc_client.classify(COMMENTS)
+      assert all(len(pairs) == 28 for pairs in classified.results)
+    assert client_cli.main(["--rest", rest_url, "--model", name, *COMMENTS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.split("\t")[0] for line in lines)
+
+
+def test_a_baseline_of_another_task_is_reported_not_compared(goemotions):
+  """Same pipeline name, other labels: refused, naming both tasks, before anything runs."""
+  config, _ = goemotions
+  changed = config.replace(data=dataclasses.replace(config.data, path=str(REPO_ROOT / "data" / "trec"),
+                                                    label_column="coarse"), schema_path=None, infer_schema=True)
+  with pytest.raises(summary.BaselineTaskMismatchError) as info:
+    run.run(changed)
+  message = cli.user_error_message(info.value)
+  assert "multi-label task with labels ['admiration'" in message and "multi-class task with labels ['ABBR'" in message
+  assert len(pushed_versions(config)) == 1

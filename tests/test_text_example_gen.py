@@ -1,0 +1,69 @@
+"""TextExampleGen's executor: Do() on committed data, as TFX's own executor tests do."""
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.errors import InputDataError
+from components.text_example_gen import executor
+from models import task as task_lib
+from pipeline.config import REPO_ROOT
+
+TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
+
+
+def _do(tmp_path, input_base, splits, task, holdout=None):
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / "examples")
+  input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=n, pattern=p) for n, p in splits])
+  properties = {
+      standard_component_specs.INPUT_BASE_KEY: str(input_base),
+      standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+      standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output()),
+      standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+          executor.make_custom_config(task, holdout)),
+      standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+      standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+  }
+  executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+  return examples
+
+
+def _read(examples, split):
+  pattern = os.path.join(artifact_utils.get_split_uri([examples], split), "*")
+  return [tf.train.Example.FromString(r.numpy())
+          for r in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP")]
+
+
+def test_csv_splits_and_a_holdout_carved_from_train(tmp_path):
+  holdout = example_gen_pb2.SplitConfig(splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=9),
+                                                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
+                                        partition_feature_name="text")
+  examples = _do(tmp_path, REPO_ROOT / "data" / "trec", [("train", "train.csv"), ("test", "test.csv")], TREC, holdout)
+  assert artifact_utils.decode_split_names(examples.split_names) == ["test", "train", "eval"]
+  train, evaluation, test = (_read(examples, s) for s in ("train", "eval", "test"))
+  assert len(test) == 250 and len(train) + len(evaluation) == 606
+  assert 30 < len(evaluation) < 100  # about 1 in 10
+  texts = lambda rows: {r.features.feature["text"].bytes_list.value[0] for r in rows}  # noqa: E731
+  assert not texts(train) & texts(evaluation)  # split by text: no question in both
+  first = train[0].features.feature
+  assert set(first) == {"text", "label"} and first["label"].bytes_list.value[0].decode() in TREC.labels
+
+
+def test_multi_label_rows_hold_every_label(tmp_path):
+  task = task_lib.Task(task_lib.MULTI_LABEL, ("a", "b", "c"))
+  (tmp_path / "d").mkdir()
+  (tmp_path / "d" / "train.jsonl").write_text('{"text": "x", "label": "a|c"}\n{"text": "y", "label": ["b"]}\n')
+  rows = _read(_do(tmp_path, tmp_path / "d", [("train", "train.jsonl")], task), "train")
+  assert sorted(tuple(r.features.feature["label"].bytes_list.value) for r in rows) == [(b"a", b"c"), (b"b",)]
+
+
+def test_a_bad_row_names_file_and_line(tmp_path):
+  """The executor checks rows itself (a Kubeflow run has no up-front check)."""
+  (tmp_path / "d").mkdir()
+  (tmp_path / "d" / "train.csv").write_text("text,coarse\nWhat is it ?,DESC\nWho ?,PERSON\n")
+  with pytest.raises(Exception, match=r"train.csv, line 3, column 'coarse': label 'PERSON' is not in the task's labels"):
+    _do(tmp_path, tmp_path / "d", [("train", "train.csv")], TREC)
