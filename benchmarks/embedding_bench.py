@@ -5,7 +5,7 @@ to benchmarks/embedding_results.md.
     make bench-embeddings ARGS="--embeddings minilm-bigram-bag --data data/imdb-sentiment"
 
 Each embedding runs with its registry default (fine-tuned or frozen), early stopping on
-the eval split (20% of aclImdb/train), and is judged on the official 25k test reviews,
+the eval split (1 in 10 aclImdb/train reviews, by hash of the text), and is judged on the official 25k test reviews,
 which nothing uses for model selection. Columns: the Evaluator's test accuracy and AUC;
 Trainer and Evaluator seconds from ML Metadata; examples/s = examples in the split the
 component reads / its seconds (the Trainer's includes every epoch it ran and the export);

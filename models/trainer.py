@@ -143,7 +143,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
         ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
     head = model_lib.compile_for_training(
-        model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task.outputs), config, task)
+        model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task), config, task)
     head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
              callbacks=callbacks)
     model = model_lib.build_classifier(config, embedding_path, task, head=head)

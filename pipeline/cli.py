@@ -5,8 +5,17 @@ import os
 import pathlib
 import re
 import sys
+import warnings
 
-from components.errors import AnomaliesFoundError, InputDataError
+# Before anything imports TensorFlow: its C++ log (e.g. "failed call to cuInit" on a
+# machine without a GPU) and library warnings (pkg_resources, TFMA's numpy
+# RuntimeWarnings) stay out of the terminal unless --verbose.
+if __name__ == "__main__" and "--verbose" not in sys.argv[1:]:
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+  os.environ["PYTHONWARNINGS"] = "ignore"  # Beam worker processes too
+  warnings.simplefilter("ignore")
+
+from components.errors import AnomaliesFoundError, InputDataError  # noqa: E402
 from models import task as task_lib
 from models.embeddings import registry
 from models.embeddings.handles import EmbeddingHandleError
@@ -66,6 +75,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)
   run.add_argument("--learning-rate", type=float, default=defaults.model.learning_rate)
   run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
+  run.add_argument("--hidden-units", type=int, default=None,
+                   help="units of the Dense(relu) layer (default: 16, the tutorial's; 256 for multi-label)")
   run.add_argument("--min-accuracy", type=float, default=None,
                    help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
   run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
@@ -81,15 +92,14 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                                 trainable=(not args.frozen) if (args.frozen or args.fine_tune)
                                 else registry.default_trainable(args.embedding),
                                 epochs=args.epochs, batch_size=args.batch_size,
-                                learning_rate=args.learning_rate, dropout=args.dropout),
+                                learning_rate=args.learning_rate, dropout=args.dropout,
+                                hidden_units=args.hidden_units),
       gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
   return config, args
 
 
 def main(argv=None) -> int:
   config, args = parse_config(argv if argv is not None else sys.argv[1:])
-  if not args.verbose:  # TensorFlow's C++ log (e.g. "failed call to cuInit" on a CPU machine)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
   from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TF)
   runner.configure_logging(args.verbose)
   print(f"[pipeline] data {config.data.path}, embedding {config.model.embedding_handle}, "

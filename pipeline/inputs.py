@@ -236,15 +236,16 @@ def decide_task(dataset: Dataset, config: DataConfig, schema_path: Optional[str]
                                f"({', '.join(task.labels)})")
       train_counts = counts[TRAIN]
     else:
-      rows = {split: list(records.read_files(paths, task_lib.Task(task_lib.MULTI_LABEL, ("_",), **columns)))
+      rows = {split: list(records.read_files(paths, config.text_column, config.label_column))
               for split, paths in split_files.items()}
       if config.task in (None, "", "auto"):
         multi_valued = any(len(r.labels) > 1 or config.label_delimiter in r.labels[0]
                            for split_rows in rows.values() for r in split_rows)
       else:
         multi_valued = config.task == task_lib.MULTI_LABEL
-      probe = task_lib.Task(task_lib.MULTI_LABEL if multi_valued else task_lib.MULTI_CLASS, ("_", "__"), **columns)
-      seen = collections.Counter(v for r in rows[TRAIN] for v in records.task_labels(r, probe, check_vocabulary=False))
+      seen = collections.Counter(
+          label for r in rows[TRAIN]
+          for label in records.split_labels(r, multi_valued, config.label_delimiter, config.label_column))
       task = task_lib.decide(config.task, seen, multi_valued, domain, **columns)
       train_counts = collections.Counter()
       for split, split_rows in rows.items():

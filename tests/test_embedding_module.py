@@ -85,16 +85,22 @@ def test_local_path_handle(module_path, tmp_path):
     handles.resolve(str(tmp_path))
 
 
-def test_remote_handle_offline_says_how_to_use_a_local_module(monkeypatch, tmp_path):
+def _offline(monkeypatch, tmp_path):
+  """No network, on any machine: every HTTP(S) request goes to a closed local port."""
   monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
   monkeypatch.setenv("TFX_TEXT_HUB_TIMEOUT", "5")
-  try:
-    path = handles.resolve("google/nnlm-en-dim50/2")
-  except handles.EmbeddingHandleError as e:
-    assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(e)
-    assert "local SavedModel directory" in str(e)
-  else:  # a machine with a network really fetched it
-    assert (tmp_path / path).exists() or path
+  for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    monkeypatch.setenv(name, "http://127.0.0.1:9")
+  for name in ("NO_PROXY", "no_proxy"):
+    monkeypatch.delenv(name, raising=False)
+
+
+def test_remote_handle_offline_says_how_to_use_a_local_module(monkeypatch, tmp_path):
+  _offline(monkeypatch, tmp_path)
+  with pytest.raises(handles.EmbeddingHandleError) as error:
+    handles.resolve("google/nnlm-en-dim50/2")
+  assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(error.value)
+  assert "local SavedModel directory" in str(error.value)
 
 
 def test_unknown_handle_is_rejected():
@@ -111,12 +117,11 @@ def test_registered_names_resolve_to_built_modules(tmp_path):
 
 
 def test_registered_hub_name_offline_error_names_the_url(monkeypatch, tmp_path):
-  monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
-  monkeypatch.setenv("TFX_TEXT_HUB_TIMEOUT", "5")
-  try:
+  _offline(monkeypatch, tmp_path)
+  with pytest.raises(handles.EmbeddingHandleError) as error:
     handles.resolve("nnlm-en-dim50")
-  except handles.EmbeddingHandleError as e:
-    assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(e) and "--embedding /path/to/module" in str(e)
+  assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(error.value)
+  assert "--embedding /path/to/module" in str(error.value)
 
 
 def test_tfhub_cache_dir_is_honoured(module_path, monkeypatch, tmp_path):

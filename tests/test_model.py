@@ -83,7 +83,7 @@ def test_frozen_training_path_trains_only_the_head():
   path = handles.resolve(config.embedding_handle)
   embed = model_lib.embedding_layer(config, path)
   dim = embed(tf.constant([""])).shape[-1]
-  head = model_lib.compile_for_training(model_lib.build_head(config, dim, 1), config, BINARY)
+  head = model_lib.compile_for_training(model_lib.build_head(config, dim, BINARY), config, BINARY)
   dataset = tf.data.Dataset.from_tensor_slices(
       (tf.constant(["good film", "bad film", "great", "awful"]), tf.constant([[1.0], [0.0], [1.0], [0.0]]))).batch(2)
   head.fit(model_lib.cache_embeddings(dataset, embed, 4, 0, 2), epochs=2, verbose=0)

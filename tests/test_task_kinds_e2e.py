@@ -86,6 +86,14 @@ def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
     assert name in result.metrics and result.metrics[name] == result.metrics[name], name  # present, not NaN
   assert {"auc", "precision", "recall", "f1_score"} <= set(result.per_label["neutral"])
   model = tf.saved_model.load(result.pushed_to)
+  # Subset accuracy and micro F1 as TFMA reported them, recomputed from the test split.
+  test_files = tf.io.gfile.glob(f"{config.pipeline_root}/TextExampleGen/examples/*/Split-test/*")
+  raw = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(test_files, compression_type="GZIP")])
+  labels = model.signatures[features.TRANSFORM_SIGNATURE](examples=raw)[features.LABEL_XF].numpy()
+  decisions = model.signatures[features.SERVING_EXAMPLES_SIGNATURE](examples=raw)[features.DECISIONS_OUTPUT].numpy()
+  assert result.metrics["subset_accuracy"] == pytest.approx((labels == decisions).all(axis=1).mean(), abs=1e-6)
+  true_positives = (labels * decisions).sum()
+  assert result.metrics["micro_f1"] == pytest.approx(2 * true_positives / (labels.sum() + decisions.sum()), abs=1e-4)
   out = model.signatures[features.SERVING_TEXT_SIGNATURE](text=tf.constant(COMMENTS))
   thresholds = out[features.THRESHOLDS_OUTPUT].numpy()
   assert thresholds.shape == (3, 28) and ((thresholds > 0) & (thresholds < 1)).all()

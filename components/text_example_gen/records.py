@@ -120,25 +120,28 @@ def read_file(path: str, text_column: str = features.DEFAULT_TEXT_KEY,
   raise InputDataError(f"{path}: unsupported file type (expected {', '.join(SUFFIXES)})")
 
 
-def task_labels(record: Record, task: task_lib.Task, check_vocabulary: bool = True) -> tuple[str, ...]:
-  """The record's labels for this task: split on the delimiter for multi-label, exactly
-  one otherwise, each in the task's vocabulary (unless check_vocabulary is off, while
-  the vocabulary is still being decided)."""
+def split_labels(record: Record, multi_label: bool, delimiter: str, column: str) -> tuple[str, ...]:
+  """The record's labels: a multi-label field split on the delimiter; exactly one otherwise."""
   values = record.labels
-  if task.kind == task_lib.MULTI_LABEL and len(values) == 1:
-    values = tuple(values[0].split(task.label_delimiter))
+  if multi_label and len(values) == 1:
+    values = tuple(values[0].split(delimiter))
   values = tuple(v.strip() for v in values)
-  where = f"{record.where}, column {task.label_column!r}"
-  if task.kind != task_lib.MULTI_LABEL and len(values) != 1:
-    raise InputDataError(f"{where}: {len(values)} labels in a {task.kind} task")
+  where = f"{record.where}, column {column!r}"
+  if not multi_label and len(values) != 1:
+    raise InputDataError(f"{where}: {len(values)} labels in a single-label task")
   if not all(values):
-    raise InputDataError(f"{where}: an empty label in {task.label_delimiter.join(values)!r}")
-  if check_vocabulary:
-    unknown = [v for v in values if v not in task.labels]
-    if unknown:
-      raise InputDataError(f"{where}: label {unknown[0]!r} is not in the task's labels "
-                           f"({', '.join(task.labels)})")
+    raise InputDataError(f"{where}: an empty label in {delimiter.join(values)!r}")
   return tuple(dict.fromkeys(values))
+
+
+def task_labels(record: Record, task: task_lib.Task) -> tuple[str, ...]:
+  """The record's labels for this task, each in the task's vocabulary."""
+  values = split_labels(record, task.kind == task_lib.MULTI_LABEL, task.label_delimiter, task.label_column)
+  unknown = [v for v in values if v not in task.labels]
+  if unknown:
+    raise InputDataError(f"{record.where}, column {task.label_column!r}: label {unknown[0]!r} is not in the "
+                         f"task's labels ({', '.join(task.labels)})")
+  return values
 
 
 def to_example(record: Record, task: task_lib.Task) -> tf.train.Example:
@@ -151,6 +154,6 @@ def to_example(record: Record, task: task_lib.Task) -> tf.train.Example:
   }))
 
 
-def read_files(paths: Sequence[str], task: task_lib.Task) -> Iterator[Record]:
+def read_files(paths: Sequence[str], text_column: str, label_column: str) -> Iterator[Record]:
   for path in paths:
-    yield from read_file(path, task.text_column, task.label_column)
+    yield from read_file(path, text_column, label_column)
