@@ -1,6 +1,7 @@
 """Drafts a schema from data with SchemaGen, for review before it replaces schemas/.
 
-    make schema            # the bundled sample -> schemas/imdb-sentiment/schema.inferred.pbtxt
+    make schema            # the bundled IMDB sample -> schemas/imdb-sentiment/schema.inferred.pbtxt
+    python -m pipeline.infer_schema --data data/goemotions --label-column labels --out /tmp/s.pbtxt
 
 The curated schema is the contract ExampleValidator enforces; an inferred draft is a
 starting point (review the label domain and presence), never applied automatically.
@@ -18,9 +19,10 @@ from pipeline import run
 from pipeline.config import DataConfig, PipelineConfig
 
 
-def infer(data_path: str, out_path: str) -> str:
+def infer(data_path: str, out_path: str, **data_options) -> str:
   with tempfile.TemporaryDirectory() as work:
-    config = PipelineConfig(name="infer_schema", output_dir=work, data=DataConfig(path=data_path), infer_schema=True)
+    config = PipelineConfig(name="infer-schema", output_dir=work, data=DataConfig(path=data_path, **data_options),
+                            infer_schema=True)
     dataset = inputs.find(config.data, config.cache_dir)
     example_gen = pipeline_def.make_example_gen(config, dataset, inputs.decide_task(dataset, config.data, None))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -40,11 +42,14 @@ def infer(data_path: str, out_path: str) -> str:
 
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--data", default=PipelineConfig().data.path)  # CSV / JSON Lines: default column names
+  p.add_argument("--data", default=PipelineConfig().data.path)
+  p.add_argument("--text-column", default=DataConfig().text_column)
+  p.add_argument("--label-column", default=DataConfig().label_column)
   p.add_argument("--out", required=True)
   args = p.parse_args(argv)
   run.configure_logging()
-  print(f"wrote {infer(args.data, args.out)}; diff it against schemas/imdb-sentiment/schema.pbtxt")
+  path = infer(args.data, args.out, text_column=args.text_column, label_column=args.label_column)
+  print(f"wrote {path}; review it (label domain, presence) before it becomes schemas/<name>/schema.pbtxt")
 
 
 if __name__ == "__main__":

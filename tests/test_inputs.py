@@ -161,3 +161,21 @@ def test_not_utf8_names_the_line(tmp_path):
   folder.mkdir()
   (folder / "train.csv").write_bytes(b"text,label\nok,a\ncaf\xe9,b\n")
   _refused(tmp_path, folder, f"{folder}/train.csv, line 3: not valid UTF-8")
+
+
+@pytest.mark.parametrize("name, data, task", [
+    ("imdb-sentiment", "imdb-sentiment", {}),
+    ("goemotions", "goemotions", {"label_column": "labels"}),
+])
+def test_inferred_schema_matches_the_curated_contract(name, data, task, tmp_path):
+  """SchemaGen on a bundled sample agrees with its curated schema on names, types and labels."""
+  from tensorflow_metadata.proto.v0 import schema_pb2
+  from tfx.utils import io_utils
+  from pipeline.infer_schema import infer
+  inferred = io_utils.parse_pbtxt_file(infer(str(REPO_ROOT / "data" / data), str(tmp_path / "s.pbtxt"), **task),
+                                       schema_pb2.Schema())
+  curated = io_utils.parse_pbtxt_file(str(REPO_ROOT / "schemas" / name / "schema.pbtxt"), schema_pb2.Schema())
+  shape = lambda s: {(f.name, f.type) for f in s.feature}  # noqa: E731
+  assert shape(inferred) == shape(curated)
+  domains = lambda s: {d.name: sorted(d.value) for d in s.string_domain}  # noqa: E731
+  assert domains(inferred)["label"] == sorted(domains(curated)["label"])
