@@ -1,5 +1,6 @@
 """Command line: `python -m pipeline.cli run [options]` (see README.md)."""
 import argparse
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -7,20 +8,38 @@ import re
 import sys
 import warnings
 
-# Before anything imports TensorFlow: its C++ log (e.g. "failed call to cuInit" on a
-# machine without a GPU) and library warnings (pkg_resources, TFMA's numpy
-# RuntimeWarnings) stay out of the terminal unless --verbose.
-if __name__ == "__main__" and "--verbose" not in sys.argv[1:]:
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-  os.environ["PYTHONWARNINGS"] = "ignore"  # Beam worker processes too
+QUIET = __name__ == "__main__" and "--verbose" not in sys.argv[1:]
+if QUIET:  # before anything imports TensorFlow: the terminal shows progress and the table
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"     # TF's C++ log ("failed call to cuInit", ...)
+  os.environ["PYTHONWARNINGS"] = "ignore"      # library warnings, Beam worker processes too
   warnings.simplefilter("ignore")
 
-from components.errors import AnomaliesFoundError, InputDataError  # noqa: E402
-from models import task as task_lib
-from models.embeddings import registry
-from models.embeddings.handles import EmbeddingHandleError
-from models.embeddings.minilm_files import PretrainedFilesError
-from pipeline.config import DataConfig, GateConfig, PipelineConfig
+
+@contextlib.contextmanager
+def native_stderr_silenced(silenced: bool):
+  """TensorFlow's shared libraries print start-up lines to file descriptor 2 ("Could not
+  find cuda drivers ...") before any log level applies; silence that descriptor while
+  they load (Python's own errors still reach sys.stderr once it is restored)."""
+  if not silenced:
+    yield
+    return
+  saved = os.dup(2)
+  try:
+    with open(os.devnull, "wb") as null:
+      os.dup2(null.fileno(), 2)
+      yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+with native_stderr_silenced(QUIET):
+  from components.errors import AnomaliesFoundError, InputDataError  # noqa: E402
+  from models import task as task_lib  # noqa: E402
+  from models.embeddings import registry  # noqa: E402
+  from models.embeddings.handles import EmbeddingHandleError  # noqa: E402
+  from models.embeddings.minilm_files import PretrainedFilesError  # noqa: E402
+  from pipeline.config import DataConfig, GateConfig, PipelineConfig  # noqa: E402
 
 USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError)
 _ERROR_IN_TEXT = re.compile(r"(?:^|[.\s'\"])(" + "|".join(e.__name__ for e in USER_ERRORS) + r"): (.*)", re.S)
@@ -100,7 +119,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
 
 def main(argv=None) -> int:
   config, args = parse_config(argv if argv is not None else sys.argv[1:])
-  from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TF)
+  with native_stderr_silenced(QUIET):
+    from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TFX, TFMA)
   runner.configure_logging(args.verbose)
   print(f"[pipeline] data {config.data.path}, embedding {config.model.embedding_handle}, "
         f"runner {args.runner}, outputs {config.output_dir}", flush=True)
