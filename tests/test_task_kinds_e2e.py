@@ -51,10 +51,14 @@ def test_multi_class_is_judged_on_top1_accuracy_and_macro_auc(trec):
   assert result.metrics["example_count"] == 250
   assert 0.0 <= result.accuracy <= 1.0 and 0.0 <= result.auc <= 1.0
   assert set(result.per_label) == set(result.task["labels"]) and "auc" in result.per_label["HUM"]
-  plots = report.overall_plots(tfma.load_eval_result(result.evaluation_uri, model_name="candidate"))
+  candidate, _ = summary.model_names(result.evaluation_uri)  # "" on a first run, with no baseline
+  plots = report.overall_plots(tfma.load_eval_result(result.evaluation_uri, model_name=candidate or None))
   matrix = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
   assert sum(e.get("numWeightedExamples", 0) for e in matrix) == 250  # every test question, once
   assert "sparse categorical accuracy" in result.table() and "macro auc" in result.table()
+  page = report.render(config)  # the HTML report: per-class table and the confusion matrix
+  assert "Per label (one-vs-rest, overall)" in page and "<td>actual ABBR</td>" in page
+  assert "predicted NUM" in page and "sparse_categorical_accuracy" in page
 
 
 def test_multi_class_served_over_grpc_rest_and_the_cli(trec, capsys):
@@ -85,6 +89,8 @@ def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
                "micro_recall"):
     assert name in result.metrics and result.metrics[name] == result.metrics[name], name  # present, not NaN
   assert {"auc", "precision", "recall", "f1_score"} <= set(result.per_label["neutral"])
+  page = report.render(config)
+  assert "subset_accuracy" in page and "<td>neutral</td>" in page and "f1_score" in page
   model = tf.saved_model.load(result.pushed_to)
   # Subset accuracy and micro F1 as TFMA reported them, recomputed from the test split.
   test_files = tf.io.gfile.glob(f"{config.pipeline_root}/TextExampleGen/examples/*/Split-test/*")
