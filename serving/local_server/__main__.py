@@ -37,7 +37,16 @@ def parse_args(argv) -> tuple[ServerOptions, bool]:
   p.add_argument("--enable_batching", type=_bool, default=defaults.enable_batching)
   p.add_argument("--batching_parameters_file", default="", help="TF Serving BatchingParameters text proto")
   p.add_argument("--file_system_poll_wait_seconds", type=float, default=defaults.file_system_poll_wait_seconds)
-  p.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes)
+  p.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes,
+                 help="largest gRPC message / REST body accepted")
+  p.add_argument("--max_batch_rows", type=int, default=defaults.max_batch_rows,
+                 help="most rows (instances, examples) one request may carry")
+  p.add_argument("--max_connections", type=int, default=defaults.max_connections,
+                 help="open REST connections / concurrent gRPC calls before new ones are refused")
+  p.add_argument("--idle_timeout_seconds", type=float, default=defaults.idle_timeout_seconds,
+                 help="REST: close a connection that sends no complete request headers for this long")
+  p.add_argument("--body_timeout_seconds", type=float, default=defaults.body_timeout_seconds,
+                 help="REST: the whole request body must arrive within this")
   p.add_argument("--verbose", action="store_true")
   args = p.parse_args(argv)
   batching = BatchingParameters()
@@ -49,7 +58,9 @@ def parse_args(argv) -> tuple[ServerOptions, bool]:
       model_config_file=args.model_config_file, host=args.host, port=args.port,
       rest_api_port=args.rest_api_port, enable_batching=args.enable_batching, batching=batching,
       file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
-      max_request_bytes=args.max_request_bytes), args.verbose
+      max_request_bytes=args.max_request_bytes, max_batch_rows=args.max_batch_rows,
+      max_connections=args.max_connections, idle_timeout_seconds=args.idle_timeout_seconds,
+      body_timeout_seconds=args.body_timeout_seconds), args.verbose
 
 
 def main(argv=None) -> int:

@@ -2,11 +2,14 @@
 ModelService (GetModelStatus), on the stubs' own service definitions."""
 import contextlib
 import logging
+import math
+import uuid
 from concurrent import futures
 
 import grpc
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
 
@@ -30,7 +33,38 @@ def _fill_spec(spec, servable, signature_name: str = "") -> None:
     spec.signature_name = signature_name
 
 
+# The repeated field that carries each dtype's values when tensor_content is empty.
+_VALUE_FIELD = {
+    types_pb2.DT_STRING: "string_val", types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_INT32: "int_val", types_pb2.DT_INT16: "int_val", types_pb2.DT_INT8: "int_val",
+    types_pb2.DT_UINT8: "int_val", types_pb2.DT_UINT16: "int_val", types_pb2.DT_INT64: "int64_val",
+    types_pb2.DT_BOOL: "bool_val", types_pb2.DT_HALF: "half_val", types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val",
+}
+
+
 def tensor_to_numpy(key: str, proto) -> np.ndarray:
+  """A request's TensorProto as numpy, checked before anything is allocated: known rank,
+  dims >= 0, and exactly one value per element (no compact fill-by-repeat form), so the
+  array can be no larger than the message that carried it."""
+  if proto.tensor_shape.unknown_rank:
+    raise errors.invalid(f"input '{key}' has an unknown rank; give its dims")
+  dims = [d.size for d in proto.tensor_shape.dim]
+  if any(d < 0 for d in dims):
+    raise errors.invalid(f"input '{key}' has a negative dimension in its shape {dims}")
+  elements = math.prod(dims)
+  field = _VALUE_FIELD.get(proto.dtype)
+  if field is None:
+    raise errors.invalid(f"input '{key}' has dtype {types_pb2.DataType.Name(proto.dtype)}, "
+                         "which this server does not take")
+  if proto.tensor_content and proto.dtype != types_pb2.DT_STRING:
+    itemsize = tf.as_dtype(proto.dtype).size
+    values = len(proto.tensor_content) // itemsize if len(proto.tensor_content) % itemsize == 0 else -1
+  else:
+    values = len(getattr(proto, field))
+  if values != elements:
+    raise errors.invalid(f"input '{key}' has shape {dims} ({elements} elements) but carries "
+                         f"{max(values, 0)} values; send one value per element")
   try:
     return tf.make_ndarray(proto)
   except Exception as e:  # pylint: disable=broad-except
@@ -44,9 +78,10 @@ def _status(context):
     yield
   except errors.ServingError as e:
     context.abort(e.code, e.message)
-  except Exception as e:  # pylint: disable=broad-except
-    log.exception("internal error")
-    context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
+  except Exception:  # pylint: disable=broad-except
+    incident = uuid.uuid4().hex[:12]
+    log.exception("internal error %s", incident)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal server error (incident {incident}; see the server log)")
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -122,12 +157,18 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 
 def make_server(inference: Inference, host: str, port: int, max_request_bytes: int,
+                max_concurrent_rpcs: int = 256, idle_timeout_seconds: float = 300.0,
                 max_workers: int = 16) -> tuple[grpc.Server, int]:
-  """A started gRPC server; returns it and the bound port (port 0 picks one)."""
+  """A started gRPC server; returns it and the bound port (port 0 picks one).
+
+  Calls past `max_concurrent_rpcs` get RESOURCE_EXHAUSTED at once; a connection with no
+  call for `idle_timeout_seconds` is closed (gRPC's own GOAWAY)."""
   server = grpc.server(
       futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+      maximum_concurrent_rpcs=max_concurrent_rpcs,
       options=[("grpc.max_receive_message_length", max_request_bytes),
                ("grpc.max_send_message_length", -1),
+               ("grpc.max_connection_idle_ms", int(idle_timeout_seconds * 1000)),
                ("grpc.so_reuseport", 0)])
   prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(inference), server)
   model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(inference), server)

@@ -27,10 +27,17 @@ class ModelRef:
 class Inference:
   """Runs requests against the store's servables through the batcher."""
 
-  def __init__(self, store: ModelStore, batcher: Batcher, timeout_seconds: float = 30.0):
+  def __init__(self, store: ModelStore, batcher: Batcher, timeout_seconds: float = 30.0,
+               max_batch_rows: int = 1024):
     self.store = store
     self.batcher = batcher
     self.timeout_seconds = timeout_seconds
+    self.max_batch_rows = max_batch_rows
+
+  def _check_rows(self, rows: int) -> None:
+    if rows > self.max_batch_rows:
+      raise errors.invalid(f"the request has {rows} rows; this server takes at most "
+                           f"{self.max_batch_rows} per request (--max_batch_rows)")
 
   def servable(self, ref: ModelRef) -> Servable:
     return self.store.get(ref.name, ref.version, ref.label)
@@ -60,6 +67,7 @@ class Inference:
     servable = self.servable(ref)
     signature = servable.signature(ref.signature_name)
     rows = signature.check(inputs)
+    self._check_rows(rows)
     unknown = sorted(set(output_filter) - set(signature.outputs))
     if unknown:
       raise errors.invalid(f"output_filter names {unknown}, not outputs of signature "
@@ -73,6 +81,7 @@ class Inference:
     """Returns, per example, a list of (label, score) pairs, as ClassificationResult holds."""
     if not serialized_examples:
       raise errors.invalid("Classify got no examples: send at least one")
+    self._check_rows(len(serialized_examples))
     servable = self.servable(ref)
     signature = servable.classification_signature(ref.signature_name)
     (key,) = signature.inputs

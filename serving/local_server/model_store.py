@@ -12,9 +12,12 @@ chooses which are loaded; the base paths are polled. Two guarantees on top:
   request sees either the old set or the new one; in-flight requests keep the version
   they started with.
 """
+import ctypes
 import dataclasses
+import gc
 import logging
 import os
+import re
 import threading
 import time
 from typing import Optional
@@ -107,18 +110,39 @@ class ModelStore:
 
   def poll_once(self) -> None:
     for name, config in self._configs.items():
-      ready = [v for v in self._ready_versions(config) if v not in self._served[name]]
-      # Candidates: what is served and still on disk, plus complete new versions.
-      wanted = set(self._select(config, (set(self._served[name]) & self._on_disk(config)) | set(ready)))
-      for version in sorted(v for v in ready if v in wanted):
-        self._load(name, config, version)
+      on_disk = self._on_disk(config)
+      ready = set(self._ready_versions(config))
+      # Candidates: what is served and still on disk, plus complete versions not served.
+      # Versions are loaded before anything retires, and the wanted set is recomputed
+      # without each one that fails, so a broken push never disturbs what is served.
+      candidates = (set(self._served[name]) & on_disk) | ready
+      while True:
+        wanted = set(self._select(config, candidates))
+        to_load = sorted((v for v in wanted if v not in self._served[name]), reverse=True)
+        if not to_load:
+          break
+        for version in to_load:
+          if not self._load(name, config, version):
+            candidates.discard(version)
       retired = set(self._served[name]) - wanted
       if retired and set(self._served[name]) & wanted:  # never unload the last one
         with self._lock:
           self._served[name] = {v: s for v, s in self._served[name].items() if v not in retired}
-          for v in retired:
-            self._states[name][v] = VersionState(v, END)
+          self._states[name] = {**self._states[name], **{v: VersionState(v, END) for v in retired}}
         log.info("model %s: unloaded versions %s", name, sorted(retired))
+        release_memory()
+      self._forget_deleted(name, config, on_disk)
+
+  def _forget_deleted(self, name: str, config, on_disk: set) -> None:
+    """A version gone from disk and not served is no longer reported (nor remembered)."""
+    gone = [v for v in self._states[name] if v not in on_disk and v not in self._served[name]]
+    if gone:
+      with self._lock:
+        self._states[name] = {v: st for v, st in self._states[name].items() if v not in gone}
+      for v in gone:
+        path = os.path.join(config.base_path, str(v))
+        self._seen.pop(path, None)
+        self._failed.pop(path, None)
 
   @staticmethod
   def _on_disk(config) -> set:
@@ -155,7 +179,8 @@ class ModelStore:
       ready.append(version)
     return ready
 
-  def _load(self, name: str, config, version: int) -> None:
+  def _load(self, name: str, config, version: int) -> bool:
+    """Loads and publishes one version; False (and its state END with the reason) if it fails."""
     path = os.path.join(config.base_path, str(version))
     self._states[name] = {**self._states[name], version: VersionState(version, LOADING)}
     start = time.time()
@@ -164,13 +189,35 @@ class ModelStore:
       servable.warm_up()
     except Exception as e:  # pylint: disable=broad-except  # a bad version must not stop serving
       self._failed[path] = self._seen.get(path)
-      self._states[name] = {**self._states[name], version: VersionState(version, END, f"{type(e).__name__}: {e}")}
+      reason = _public_reason(e, config.base_path)
+      self._states[name] = {**self._states[name],
+                            version: VersionState(version, END, f"version {version} failed to load: {reason}")}
       log.error("model %s version %d failed to load from %s: %s", name, version, path, e)
-      return
+      release_memory()
+      return False
     with self._lock:  # publish: one assignment swaps the snapshot requests read
       self._served[name] = {**self._served[name], version: servable}
       self._states[name] = {**self._states[name], version: VersionState(version, AVAILABLE)}
     log.info("model %s: version %d available (%s, loaded in %.1f s)", name, version, path, time.time() - start)
+    return True
+
+
+def _public_reason(error: Exception, base_path: str) -> str:
+  """The load error as a client may see it: its type and first line, host paths removed."""
+  text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+  text = re.sub(re.escape(base_path.rstrip("/")) + r"/?", "", text)
+  text = re.sub(r"(?<![\w.])/[^\s'\"]+", "<path>", text)   # any other absolute path
+  return f"{type(error).__name__}: {text[:300]}"
+
+
+def release_memory() -> None:
+  """Frees what an unloaded or failed version held: Python's cycles (TF function graphs
+  hold them), then glibc's free heap pages back to the OS, which it keeps otherwise."""
+  gc.collect()
+  try:
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+  except (OSError, AttributeError):  # not glibc
+    pass
 
 
 def _fingerprint(path: str) -> tuple[tuple, float]:

@@ -1,16 +1,28 @@
-"""TF Serving's REST API on the standard library's threading HTTP server.
+"""TF Serving's REST API on aiohttp's HTTP server.
 
   GET  /v1/models/<name>[/versions/<v>|/labels/<l>]             model status
   GET  /v1/models/<name>[/versions/<v>|/labels/<l>]/metadata    signatures
   POST /v1/models/<name>[/versions/<v>|/labels/<l>]:predict     Predict
   POST /v1/models/<name>[/versions/<v>|/labels/<l>]:classify    Classify
+
+aiohttp owns the protocol: its parser refuses malformed framing (a Content-Length that
+is not one plain number, duplicates that disagree, HTTP/0.9 request lines), the body
+limit is enforced on the bytes actually read, and an idle or half-sent connection is
+closed after `idle_timeout_seconds`. On top of it: a body deadline, a connection cap,
+and TF Serving's `{"error": ...}` JSON body for every status, protocol errors included.
+Decoding, inference and encoding run on a thread pool, off the event loop.
 """
-import http.server
+import asyncio
+import concurrent.futures
+import dataclasses
 import json
 import logging
 import re
 import threading
+import uuid
+from typing import Optional
 
+from aiohttp import web, web_protocol, web_server
 from google.protobuf import json_format
 
 from serving.local_server import errors, rest_json
@@ -21,118 +33,195 @@ log = logging.getLogger("local_server")
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                    r"(?::(?P<verb>[a-z]+)|/(?P<metadata>metadata))?/?$")
+_MAX_VERSION = 2**63 - 1     # ModelSpec.version is an int64
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-  protocol_version = "HTTP/1.1"          # keep-alive, as TF Serving's HTTP server
-  disable_nagle_algorithm = True         # no 40 ms delayed-ACK stall between header and body
-  server: "RestServer"
-
-  def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-    log.debug("%s %s", self.address_string(), format % args)
-
-  # --- routing ------------------------------------------------------------------
-  def _route(self):
-    match = _PATH.match(self.path.split("?", 1)[0])
-    if not match:
-      raise errors.not_found(f"Malformed request: {self.command} {self.path} "
-                             "(expected /v1/models/<name>[/versions/<v>][:predict|:classify|/metadata])")
-    version = int(match["version"]) if match["version"] else None
-    return ModelRef(match["name"], version, match["label"] or ""), match["verb"], bool(match["metadata"])
-
-  def do_GET(self):  # pylint: disable=invalid-name
-    self._answer(self._get)
-
-  def do_POST(self):  # pylint: disable=invalid-name
-    self._answer(self._post)
-
-  def _answer(self, handler):
-    try:
-      status, body = 200, handler()
-    except errors.ServingError as e:
-      status, body = e.http_status, {"error": e.message}
-    except Exception as e:  # pylint: disable=broad-except
-      log.exception("internal error")
-      status, body = 500, {"error": f"{type(e).__name__}: {e}"}
-    payload = json.dumps(body).encode("utf-8")
-    self.send_response(status)
-    self.send_header("Content-Type", "application/json")
-    self.send_header("Content-Length", str(len(payload)))
-    if self.close_connection:
-      self.send_header("Connection", "close")
-    self.end_headers()
-    self.wfile.write(payload)
-
-  # --- GET ------------------------------------------------------------------------
-  def _get(self):
-    ref, verb, metadata = self._route()
-    if verb:
-      raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
-                                f"':{verb}' takes POST, not GET")
-    inference = self.server.inference
-    if metadata:
-      servable, signatures = inference.signature_def_map(ref)
-      return {"model_spec": {"name": servable.model_name, "signature_name": "",
-                             "version": str(servable.version)},
-              "metadata": {"signature_def": json_format.MessageToDict(signatures, preserving_proto_field_name=True)}}
-    return json_format.MessageToDict(inference.status(ref), preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
-
-  # --- POST -----------------------------------------------------------------------
-  def _read_json(self):
-    length = self.headers.get("Content-Length")
-    if length is None:
-      self.close_connection = True
-      raise errors.ServingError(errors.grpc.StatusCode.INVALID_ARGUMENT,
-                                "a request body with Content-Length is required")
-    length = int(length)
-    if length > self.server.max_request_bytes:
-      self.close_connection = True   # the unread body must not be parsed as the next request
-      raise errors.ServingError(errors.grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"request body of {length} bytes exceeds the limit of "
-                                f"{self.server.max_request_bytes} bytes")
-    raw = self.rfile.read(length)
-    try:
-      body = json.loads(raw)
-    except UnicodeDecodeError:
-      raise errors.invalid("the request body is not UTF-8") from None
-    except json.JSONDecodeError as e:
-      raise errors.invalid(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    if not isinstance(body, dict):
-      raise errors.invalid("the request body must be a JSON object")
-    return body
-
-  def _post(self):
-    body = self._read_json()
-    ref, verb, metadata = self._route()
-    if metadata or verb not in ("predict", "classify"):
-      raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED if verb == "regress" else
-                                errors.grpc.StatusCode.NOT_FOUND,
-                                f"unsupported method {verb or 'metadata'!r}: use :predict or :classify")
-    signature_name = body.get("signature_name", "")
-    if not isinstance(signature_name, str):
-      raise errors.invalid("'signature_name' must be a string")
-    ref = ModelRef(ref.name, ref.version, ref.label, signature_name)
-    inference = self.server.inference
-    if verb == "classify":
-      _, _, results = inference.classify(ref, rest_json.decode_classify(body))
-      return rest_json.encode_classify(results)
-    signature = inference.servable(ref).signature(signature_name)
-    fmt, inputs = rest_json.decode_predict(body, signature)
-    _, _, outputs = inference.predict(ref, inputs)
-    return rest_json.encode_predict(fmt, outputs)
+@dataclasses.dataclass(frozen=True)
+class HttpLimits:
+  """What one client may hold or send."""
+  max_request_bytes: int = 4 * 1024 * 1024
+  idle_timeout_seconds: float = 30.0     # no (complete) request headers for this long: closed
+  body_timeout_seconds: float = 30.0     # the whole body must arrive within this
+  max_connections: int = 256             # further connections get 503 and are closed
+  backlog: int = 128                     # listen queue
 
 
-class RestServer(http.server.ThreadingHTTPServer):
-  daemon_threads = True
-  allow_reuse_address = True
+def _json_response(status: int, body: dict, close: bool = False) -> web.Response:
+  response = web.Response(status=status, body=json.dumps(body).encode("utf-8"),
+                          content_type="application/json")
+  if close:
+    response.force_close()
+  return response
 
-  def __init__(self, address, inference: Inference, max_request_bytes: int):
+
+def _raw_json_response(status: int, reason: str, message: str) -> bytes:
+  """A whole HTTP/1.1 response, for answering before aiohttp has a request object."""
+  body = json.dumps({"error": message}).encode("utf-8")
+  return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("ascii") + body
+
+
+class _Connection(web_protocol.RequestHandler):
+  """aiohttp's per-connection protocol, with the cap and JSON protocol errors."""
+
+  def connection_made(self, transport) -> None:
+    super().connection_made(transport)
+    manager = self._manager
+    if manager is not None and len(manager.connections) > manager.limits.max_connections:
+      log.warning("refusing a connection: %d open, the cap is %d", len(manager.connections) - 1,
+                  manager.limits.max_connections)
+      transport.write(_raw_json_response(503, "Service Unavailable",
+                                         "too many open connections; retry later"))
+      transport.close()
+
+  def handle_error(self, request, status: int = 500, exc=None, message=None) -> web.StreamResponse:
+    """Malformed requests (aiohttp's parser) and uncaught errors, as TF Serving's JSON body."""
+    if status >= 500:
+      incident = uuid.uuid4().hex[:12]
+      log.error("internal error %s", incident, exc_info=exc)
+      text = f"internal server error (incident {incident}; see the server log)"
+    else:
+      text = f"malformed HTTP request: {message or getattr(exc, 'message', None) or exc}"
+      log.info("%s", text)
+    return _json_response(status, {"error": text}, close=True)
+
+
+class _Server(web_server.Server):
+  """aiohttp's low-level server with our connection class and body limit."""
+
+  def __init__(self, handler, limits: HttpLimits, **kwargs):
+    super().__init__(handler, request_factory=self._request, **kwargs)
+    self.limits = limits
+
+  def __call__(self) -> _Connection:
+    return _Connection(self, loop=self._loop, **self._kwargs)
+
+  def _request(self, message, payload, protocol, writer, task) -> web.BaseRequest:
+    return web.BaseRequest(message, payload, protocol, writer, task, self._loop,
+                           client_max_size=self.limits.max_request_bytes)
+
+
+def _route(method: str, path: str):
+  match = _PATH.match(path)
+  if not match:
+    raise errors.not_found(f"Malformed request: {method} {path[:200]} "
+                           "(expected /v1/models/<name>[/versions/<v>][:predict|:classify|/metadata])")
+  version = None
+  if match["version"]:
+    if len(match["version"]) > 19 or int(match["version"]) > _MAX_VERSION:
+      raise errors.invalid("the version in the URL is not a 64-bit integer")
+    version = int(match["version"])
+  return ModelRef(match["name"], version, match["label"] or ""), match["verb"], bool(match["metadata"])
+
+
+def _get(inference: Inference, path: str) -> dict:
+  ref, verb, metadata = _route("GET", path)
+  if verb:
+    raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED, f"':{verb}' takes POST, not GET")
+  if metadata:
+    servable, signatures = inference.signature_def_map(ref)
+    return {"model_spec": {"name": servable.model_name, "signature_name": "",
+                           "version": str(servable.version)},
+            "metadata": {"signature_def": json_format.MessageToDict(signatures, preserving_proto_field_name=True)}}
+  return json_format.MessageToDict(inference.status(ref), preserving_proto_field_name=True,
+                                   always_print_fields_with_no_presence=True)
+
+
+def _post(inference: Inference, path: str, raw: bytes) -> dict:
+  ref, verb, metadata = _route("POST", path)
+  if metadata or verb not in ("predict", "classify"):
+    raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED if verb == "regress" else
+                              errors.grpc.StatusCode.NOT_FOUND,
+                              f"unsupported method {verb or 'metadata'!r}: use :predict or :classify")
+  body = rest_json.parse_body(raw)
+  signature_name = body.get("signature_name", "")
+  if not isinstance(signature_name, str):
+    raise errors.invalid("'signature_name' must be a string")
+  ref = ModelRef(ref.name, ref.version, ref.label, signature_name)
+  if verb == "classify":
+    _, _, results = inference.classify(ref, rest_json.decode_classify(body))
+    return rest_json.encode_classify(results)
+  signature = inference.servable(ref).signature(signature_name)
+  fmt, inputs = rest_json.decode_predict(body, signature)
+  _, _, outputs = inference.predict(ref, inputs)
+  return rest_json.encode_predict(fmt, outputs)
+
+
+def _answer(inference: Inference, method: str, path: str, raw: Optional[bytes]) -> tuple[int, bytes]:
+  """The whole request after its body arrived: (status, JSON body). Runs on the pool."""
+  try:
+    status, body = 200, (_get(inference, path) if method == "GET" else _post(inference, path, raw))
+  except errors.ServingError as e:
+    status, body = e.http_status, {"error": e.message}
+  except Exception:  # pylint: disable=broad-except
+    incident = uuid.uuid4().hex[:12]
+    log.exception("internal error %s on %s %s", incident, method, path[:200])
+    status, body = 500, {"error": f"internal server error (incident {incident}; see the server log)"}
+  return status, json.dumps(body).encode("utf-8")
+
+
+class RestServer:
+  """The REST front end: an event loop on its own thread, inference on a pool."""
+
+  def __init__(self, host: str, port: int, inference: Inference, limits: HttpLimits, workers: int = 16):
+    self.host, self.port = host, port
     self.inference = inference
-    self.max_request_bytes = max_request_bytes
-    super().__init__(address, _Handler)
+    self.limits = limits
+    self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="rest")
+    self._loop = asyncio.new_event_loop()
+    self._thread: Optional[threading.Thread] = None
+    self._runner: Optional[web.ServerRunner] = None
 
-  def start(self) -> threading.Thread:
-    thread = threading.Thread(target=self.serve_forever, name="rest", daemon=True)
-    thread.start()
-    return thread
+  async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    if request.version < (1, 0):
+      return _json_response(400, {"error": "HTTP/0.9 requests are not supported: send HTTP/1.1"}, close=True)
+    if request.method not in ("GET", "POST"):
+      return _json_response(405, {"error": f"method {request.method} is not supported: use GET or POST"})
+    raw = None
+    if request.method == "POST":
+      try:
+        raw = await asyncio.wait_for(request.read(), self.limits.body_timeout_seconds)
+      except web.HTTPRequestEntityTooLarge:
+        return _json_response(413, {"error": f"the request body exceeds the limit of "
+                                             f"{self.limits.max_request_bytes} bytes"}, close=True)
+      except asyncio.TimeoutError:
+        return _json_response(408, {"error": f"the request body did not arrive within "
+                                             f"{self.limits.body_timeout_seconds:g} s"}, close=True)
+    status, payload = await self._loop.run_in_executor(
+        self._pool, _answer, self.inference, request.method, request.rel_url.raw_path, raw)
+    return web.Response(status=status, body=payload, content_type="application/json")
+
+  async def _open(self) -> None:
+    server = _Server(self._handle, self.limits, loop=self._loop, access_log=None,
+                     keepalive_timeout=self.limits.idle_timeout_seconds, lingering_time=2.0)
+    self._runner = web.ServerRunner(server, handle_signals=False)
+    await self._runner.setup()
+    site = web.TCPSite(self._runner, self.host, self.port, backlog=self.limits.backlog, reuse_address=True)
+    await site.start()
+    self.port = self._runner.addresses[0][1]
+
+  def start(self) -> "RestServer":
+    opened = concurrent.futures.Future()
+
+    def run():
+      asyncio.set_event_loop(self._loop)
+      try:
+        self._loop.run_until_complete(self._open())
+      except BaseException as e:  # pylint: disable=broad-except  # reported to start()
+        opened.set_exception(e)
+        return
+      opened.set_result(None)
+      self._loop.run_forever()
+
+    self._thread = threading.Thread(target=run, name="rest", daemon=True)
+    self._thread.start()
+    opened.result()
+    return self
+
+  def stop(self) -> None:
+    if self._runner is not None and self._loop.is_running():
+      asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+      self._loop.call_soon_threadsafe(self._loop.stop)
+    if self._thread is not None:
+      self._thread.join(timeout=10)
+    self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,7 @@ answered with {"result": [[[label, score], ...], ...]}.
 """
 import base64
 import binascii
+import json
 from typing import Any, Mapping
 
 import numpy as np
@@ -17,6 +18,65 @@ from serving.local_server import errors
 from serving.local_server.servable import Signature
 
 ROW, COLUMNAR = "instances", "inputs"
+MAX_DEPTH = 64          # JSON nesting a request may use (a tensor of rank 60 and its wrapping)
+MAX_INT_DIGITS = 20     # an int64 has at most 19 digits and a sign
+_INT64 = (-2**63, 2**63 - 1)
+
+
+def _parse_int(text: str) -> int:
+  if len(text.lstrip("-")) > MAX_INT_DIGITS:
+    raise errors.invalid(f"a number in the body has {len(text)} digits; integers are 64-bit")
+  return int(text)
+
+
+def parse_body(raw: bytes) -> dict:
+  """The request body as a JSON object, or INVALID_ARGUMENT naming what is wrong and where.
+
+  Beyond json.loads: nesting at most MAX_DEPTH, integers of at most MAX_INT_DIGITS digits
+  and strings (keys included) that are valid Unicode, so nothing later fails on them."""
+  if not raw:
+    raise errors.invalid("the request needs a JSON body")
+  try:
+    body = json.loads(raw, parse_int=_parse_int)
+  except UnicodeDecodeError:
+    raise errors.invalid("the request body is not UTF-8") from None
+  except json.JSONDecodeError as e:
+    raise errors.invalid(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+  except RecursionError:
+    raise errors.invalid(f"the JSON body is nested more than {MAX_DEPTH} levels deep") from None
+  if not isinstance(body, dict):
+    raise errors.invalid("the request body must be a JSON object")
+  _check_tree(body)
+  return body
+
+
+def _check_tree(body: dict) -> None:
+  """Depth and Unicode of every value, iteratively (no recursion for a hostile depth)."""
+  stack = [(body, "body", 1)]
+  while stack:
+    value, where, depth = stack.pop()
+    if depth > MAX_DEPTH:
+      raise errors.invalid(f"the JSON body is nested more than {MAX_DEPTH} levels deep (at {where})")
+    if isinstance(value, str):
+      _check_unicode(value, where)
+    elif isinstance(value, dict):
+      for key, item in value.items():
+        _check_unicode(key, f"a key in {where}")
+        stack.append((item, f"{where}.{key}", depth + 1))
+    elif isinstance(value, list):
+      stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+def _check_unicode(text: str, where: str) -> None:
+  try:
+    text.encode("utf-8")
+  except UnicodeEncodeError:
+    raise errors.invalid(f"{ascii(where)[1:-1]}: the string holds a lone surrogate (\\u{ord(text[_bad(text)]):04x}), "
+                         "not valid Unicode") from None
+
+
+def _bad(text: str) -> int:
+  return next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
 
 
 def _to_bytes(value: Any, where: str):
@@ -52,8 +112,13 @@ def to_array(value: Any, spec: tf.TensorSpec, where: str) -> np.ndarray:
     raise errors.invalid(f"{where} expects {spec.dtype.name}, got string")
   try:
     return np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
-  except (ValueError, TypeError) as e:
+  except (ValueError, TypeError, OverflowError) as e:
     raise errors.invalid(f"{where}: cannot read as a {spec.dtype.name} tensor ({e})") from None
+
+
+def _keyed(instance: Any) -> bool:
+  """An object keyed by input names (not a {"b64": ...} value)."""
+  return isinstance(instance, dict) and set(instance) != {"b64"}
 
 
 def _contains_string(value: Any) -> bool:
@@ -75,17 +140,20 @@ def decode_predict(body: Mapping, signature: Signature) -> tuple[str, dict]:
       raise errors.invalid("'instances' must be a list")
     if not instances:
       raise errors.invalid("'instances' is empty: send at least one instance")
-    if len(names) == 1 and not (isinstance(instances[0], dict) and set(instances[0]) == set(names)):
+    if len(names) == 1 and not _keyed(instances[0]):
       columns = {names[0]: instances}
     else:
       for i, instance in enumerate(instances):
         if not isinstance(instance, dict) or set(instance) != set(names):
-          raise errors.invalid(f"instances[{i}] must be an object with keys {names} "
-                               f"(signature '{signature.name}')")
+          keys = set(instance) if isinstance(instance, dict) else set()
+          raise errors.invalid(
+              f"instances[{i}] must be an object with keys {names} (signature '{signature.name}')"
+              + (f"; unknown {sorted(keys - set(names))}" if keys - set(names) else "")
+              + (f"; missing {sorted(set(names) - keys)}" if keys and set(names) - keys else ""))
       columns = {n: [inst[n] for inst in instances] for n in names}
     return ROW, {n: to_array(v, signature.inputs[n], f"input '{n}'") for n, v in columns.items()}
   inputs = body[COLUMNAR]
-  if len(names) == 1 and not (isinstance(inputs, dict) and set(inputs) == set(names)):
+  if len(names) == 1 and not _keyed(inputs):
     inputs = {names[0]: inputs}
   if not isinstance(inputs, dict):
     raise errors.invalid(f"'inputs' must be an object keyed by input name {names}")
@@ -133,6 +201,8 @@ def _feature(value: Any, where: str) -> tf.train.Feature:
   if all(isinstance(v, (str, dict)) for v in values):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[_to_bytes(v, where) for v in values]))
   if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if any(not _INT64[0] <= v <= _INT64[1] for v in values):
+      raise errors.invalid(f"{where}: an integer is outside the int64 range")
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
   if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
     return tf.train.Feature(float_list=tf.train.FloatList(value=values))

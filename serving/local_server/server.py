@@ -28,6 +28,10 @@ class ServerOptions:
   file_system_poll_wait_seconds: float = 1.0
   settle_seconds: float = 1.0               # a version folder must be unchanged this long
   max_request_bytes: int = 4 * 1024 * 1024  # gRPC message / REST body limit
+  max_batch_rows: int = 1024                # rows one request may carry
+  max_connections: int = 256                # REST connections / concurrent gRPC calls
+  idle_timeout_seconds: float = 30.0        # REST: headers must arrive within this (gRPC: 10x)
+  body_timeout_seconds: float = 30.0        # REST: the whole body must arrive within this
   request_timeout_seconds: float = 30.0
 
   def model_server_config(self) -> model_server_config_pb2.ModelServerConfig:
@@ -49,26 +53,29 @@ class LocalModelServer:
     params = options.batching if options.enable_batching else dataclasses.replace(
         options.batching, max_batch_size=1, batch_timeout_micros=0)
     self.batcher = Batcher(params)
-    self.inference = Inference(self.store, self.batcher, options.request_timeout_seconds)
+    self.inference = Inference(self.store, self.batcher, options.request_timeout_seconds,
+                               options.max_batch_rows)
     self._grpc = None
     self._rest: Optional[rest_api.RestServer] = None
     self.grpc_port = self.rest_port = None
 
   def start(self) -> "LocalModelServer":
     self.store.start()
+    options = self.options
     self._grpc, self.grpc_port = grpc_api.make_server(
-        self.inference, self.options.host, self.options.port, self.options.max_request_bytes)
-    if self.options.rest_api_port >= 0:
-      self._rest = rest_api.RestServer((self.options.host, self.options.rest_api_port), self.inference,
-                                       self.options.max_request_bytes)
-      self.rest_port = self._rest.server_address[1]
-      self._rest.start()
+        self.inference, options.host, options.port, options.max_request_bytes,
+        max_concurrent_rpcs=options.max_connections, idle_timeout_seconds=10 * options.idle_timeout_seconds)
+    if options.rest_api_port >= 0:
+      limits = rest_api.HttpLimits(
+          max_request_bytes=options.max_request_bytes, idle_timeout_seconds=options.idle_timeout_seconds,
+          body_timeout_seconds=options.body_timeout_seconds, max_connections=options.max_connections)
+      self._rest = rest_api.RestServer(options.host, options.rest_api_port, self.inference, limits).start()
+      self.rest_port = self._rest.port
     return self
 
   def stop(self) -> None:
     if self._rest:
-      self._rest.shutdown()
-      self._rest.server_close()
+      self._rest.stop()
     if self._grpc:
       self._grpc.stop(grace=2).wait()
     self.store.stop()

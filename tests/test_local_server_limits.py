@@ -1,0 +1,211 @@
+"""The local server against hostile clients: malformed framing, hostile JSON and tensors,
+idle and surplus connections, broken pushes. Each case was a 5xx, a hang, a smuggled
+request or a disturbed version before the server was hardened (issue 10)."""
+import http.client
+import json
+import re
+import socket
+import weakref
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from serving.local_server import model_store
+from serving.local_server.model_store import ModelStore, single_model_config
+from tests.serving_helpers import MODEL, running_server, save_toy_model, wait_until
+
+MAX_ROWS = 8
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+  base = tmp_path_factory.mktemp("models") / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  with running_server(base, max_batch_rows=MAX_ROWS, idle_timeout_seconds=1.0) as server:
+    wait_until(lambda: server.store.get(MODEL), 30, "version 1")
+    yield server
+
+
+@pytest.fixture
+def rest(server):
+  return f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}"
+
+
+def _raw_http(server, data: bytes, timeout: float = 20) -> bytes:
+  """Sends bytes on a fresh connection; returns everything the server sends until it closes."""
+  with socket.create_connection(("127.0.0.1", server.rest_port), timeout=timeout) as sock:
+    sock.sendall(data)
+    received = b""
+    while True:
+      chunk = sock.recv(65536)
+      if not chunk:
+        return received
+      received += chunk
+
+
+def _responses(raw: bytes) -> list[tuple[int, dict]]:
+  """(status, JSON body) of each HTTP response in a byte stream."""
+  answers = []
+  while raw:
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = int(next(l.split(":", 1)[1] for l in lines if l.lower().startswith("content-length")))
+    answers.append((int(lines[0].split()[1]), json.loads(rest[:length])))
+    raw = rest[length:]
+  return answers
+
+
+# --- framing: one request per Content-Length, nothing smuggled ----------------------
+def _post_with_headers(headers: str, body: bytes) -> bytes:
+  return (f"POST /v1/models/{MODEL}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          f"{headers}\r\n").encode() + body
+
+
+SMUGGLED = b"GET /v1/models/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("headers", [
+    "Content-Length: -1\r\n",
+    "Content-Length: abc\r\n",
+    "Content-Length: 2\r\nContent-Length: 40\r\n",
+    "Content-Length: +2\r\n",
+])
+def test_bad_content_length_is_a_400_and_nothing_is_smuggled(server, headers):
+  answers = _responses(_raw_http(server, _post_with_headers(headers, b"{}" + SMUGGLED)))
+  assert len(answers) == 1, answers            # the smuggled GET was never answered
+  status, body = answers[0]
+  assert status == 400 and "error" in body, answers
+
+
+def test_oversized_body_gets_413_not_a_reset(server, rest):
+  response = requests.post(f"{rest}:predict", data=b"x" * (10 * server.options.max_request_bytes),
+                           headers={"Content-Type": "application/json"})
+  assert response.status_code == 413 and "exceeds" in response.json()["error"]
+
+
+def test_http09_request_line_gets_a_json_400(server):
+  status, body = _responses(_raw_http(server, b"GET /v1/models/x\r\n\r\n"))[0]
+  assert status == 400 and "error" in body
+
+
+def test_other_methods_get_json(server, rest):
+  response = requests.put(f"{rest}:predict", json={"instances": ["x"]})
+  assert response.status_code == 405 and "PUT" in response.json()["error"]
+
+
+def test_idle_and_half_sent_connections_are_closed(server):
+  # No bytes at all, then half a request line: both are closed by the server (recv ends).
+  assert _raw_http(server, b"") == b""
+  assert _raw_http(server, b"POST /v1/models/x:predict HTT") == b""
+
+
+def test_connections_past_the_cap_get_503(tmp_path):
+  save_toy_model(tmp_path / MODEL / "1", weight=1.0)
+  with running_server(tmp_path / MODEL, max_connections=2) as capped:
+    held = [socket.create_connection(("127.0.0.1", capped.rest_port)) for _ in range(2)]
+    try:
+      # The cap counts connections the server has accepted; a request on each makes sure of it.
+      for sock in held:
+        sock.sendall(f"GET /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert sock.recv(65536).split(b" ", 2)[1] in (b"200", b"404")
+      status, body = _responses(_raw_http(capped, b""))[0]
+      assert status == 503 and "connections" in body["error"]
+    finally:
+      for sock in held:
+        sock.close()
+
+
+# --- hostile JSON: client errors, never 500 -----------------------------------------
+@pytest.mark.parametrize("verb, payload, message", [
+    ("predict", b'{"instances": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested"),
+    ("predict", b'{"signature_name": "serving_text", "instances": [' + b"9" * 5000 + b"]}", "digits"),
+    ("predict", b'{"signature_name": "serving_text", "instances": ["\\ud800"]}', "surrogate"),
+    ("predict", b'{"signature_name": "serving_text", "instances": [{"\\ud800": "x"}]}', "surrogate"),
+    ("classify", b'{"signature_name": "classify", "examples": [{"text": "\\udfff"}]}', "surrogate"),
+    ("classify", b'{"signature_name": "classify", "examples": [{"text": ' + str(2**70).encode() + b"}]}",
+     "64-bit"),
+    ("classify", b'{"signature_name": "classify", "examples": [{"text": ' + str(2**63).encode() + b"}]}",
+     "int64 range"),
+    ("predict", b'{"signature_name": "serving_text", "instances": [{"txt": "x"}]}', "unknown ['txt']"),
+])
+def test_hostile_json_is_a_400_naming_the_problem(rest, verb, payload, message):
+  response = requests.post(f"{rest}:{verb}", data=payload, headers={"Content-Type": "application/json"})
+  assert response.status_code == 400, response.text
+  assert message in response.json()["error"]
+
+
+def test_huge_url_version_is_a_400(server):
+  response = requests.get(f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}/versions/{'9' * 5000}")
+  assert response.status_code == 400 and "64-bit" in response.json()["error"]
+
+
+def test_too_many_rows_is_refused(rest):
+  response = requests.post(f"{rest}:predict", json={"signature_name": "serving_text",
+                                                      "instances": ["x"] * (MAX_ROWS + 1)})
+  assert response.status_code == 400 and f"at most {MAX_ROWS}" in response.json()["error"]
+
+
+# --- hostile tensors: checked before anything is allocated ---------------------------
+def _predict(server, tensor):
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = MODEL
+  request.model_spec.signature_name = "serving_text"
+  request.inputs["text"].CopyFrom(tensor)
+  with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+    return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+
+
+def _string_tensor(dims, values=()):
+  tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=list(values))
+  for d in dims:
+    tensor.tensor_shape.dim.add(size=d)
+  return tensor
+
+
+@pytest.mark.parametrize("tensor, message", [
+    (_string_tensor([1, 2_000_000_000]), "carries 0 values"),   # 25 GB if expanded
+    (_string_tensor([3]), "carries 0 values"),
+    (_string_tensor([-1], [b"x"]), "negative"),
+    (_string_tensor([MAX_ROWS + 1], [b"x"] * (MAX_ROWS + 1)), f"at most {MAX_ROWS}"),
+    (tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape={"dim": [{"size": 2}]},
+                            tensor_content=b"\0" * 7), "values"),
+])
+def test_hostile_tensors_are_invalid_argument(server, tensor, message):
+  with pytest.raises(grpc.RpcError) as error:
+    _predict(server, tensor)
+  assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+  assert message in error.value.details()
+  assert _predict(server, tf.make_tensor_proto([b"ok"])).outputs["probabilities"].tensor_shape.dim[0].size == 1
+
+
+# --- model store: a broken push never disturbs what is served ------------------------
+def test_a_broken_new_version_leaves_the_served_ones_alone(tmp_path):
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  save_toy_model(base / "2", weight=2.0)
+  store = ModelStore(single_model_config(MODEL, str(base), num_versions=2), settle_seconds=0)
+  store.poll_once()
+  assert sorted(s.version for s in store.states(MODEL) if s.state == "AVAILABLE") == [1, 2]
+  first = weakref.ref(store.get(MODEL, 1))
+  (base / "3").mkdir()
+  (base / "3" / "saved_model.pb").write_bytes(b"junk: a half-copied push")
+  store.poll_once()
+  assert store.get(MODEL, 1).version == 1 and store.get(MODEL).version == 2
+  (failed,) = store.states(MODEL, 3)
+  assert failed.state == "END" and "version 3 failed to load" in failed.error
+  assert str(tmp_path) not in failed.error and not re.search(r"(^|[\s'\"])/", failed.error), failed.error
+  # The broken folder removed, it is forgotten; a good version 4 retires version 1,
+  # whose memory is released.
+  (base / "3" / "saved_model.pb").unlink()
+  (base / "3").rmdir()
+  save_toy_model(base / "4", weight=4.0)
+  store.poll_once()
+  assert [s.version for s in store.states(MODEL)] == [4, 2, 1]
+  assert store.get(MODEL).version == 4
+  model_store.release_memory()
+  assert first() is None, "the retired version is still referenced"
