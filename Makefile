@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-embeddings bench-tasks schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -45,6 +45,9 @@ bench-tasks: setup ## TREC (multi-class) and GoEmotions (multi-label), full, bes
 
 bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process model (benchmarks/serving_results.md)
 	$(ENV) run python -m benchmarks.serving_bench $(ARGS)
+
+bench-soak: setup ## bounded fuzz and soak of the local server: hostile probes, reloads, memory (benchmarks/serving_soak_results.md)
+	$(ENV) run python -m benchmarks.serving_soak $(ARGS)
 
 schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb-sentiment/schema.inferred.pbtxt
 	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb-sentiment/schema.inferred.pbtxt

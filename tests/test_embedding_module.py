@@ -1,4 +1,5 @@
 """The offline default hub module: signature, hub compatibility, pretrained files."""
+import importlib
 import pathlib
 import shutil
 
@@ -74,9 +75,41 @@ def test_missing_file_is_named(tmp_path):
 
 def test_build_is_cached(tmp_path):
   first = handles.resolve(wordpiece_bag.NAME, tmp_path)
-  stamp = (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns
+  stamp = (pathlib.Path(first) / "saved_model.pb").stat().st_mtime_ns
   assert handles.resolve(wordpiece_bag.NAME, tmp_path) == first
-  assert (tmp_path / f"{wordpiece_bag.NAME}-v{wordpiece_bag.VERSION}" / "saved_model.pb").stat().st_mtime_ns == stamp
+  assert (pathlib.Path(first) / "saved_model.pb").stat().st_mtime_ns == stamp
+
+
+_FAKE_BUILDER = """
+import pathlib
+CALLS = []
+def build(path):
+  CALLS.append(path)
+  pathlib.Path(path).mkdir(parents=True)
+  (pathlib.Path(path) / "saved_model.pb").write_bytes(b"{marker}")
+  return path
+"""
+
+
+def test_a_changed_builder_rebuilds_without_a_version_bump(tmp_path, monkeypatch):
+  from models.embeddings import registry
+  source = tmp_path / "src" / "fake_embedding_builder.py"
+  source.parent.mkdir()
+  source.write_text(_FAKE_BUILDER.format(marker="one"))
+  monkeypatch.syspath_prepend(str(source.parent))
+  import fake_embedding_builder  # pylint: disable=import-outside-toplevel,import-error
+  monkeypatch.setitem(registry.REGISTRY, "fake", registry.Embedding("fake", "", build=fake_embedding_builder.build))
+  first = handles.resolve("fake", tmp_path / "cache")
+  assert handles.resolve("fake", tmp_path / "cache") == first and len(fake_embedding_builder.CALLS) == 1
+  source.write_text(_FAKE_BUILDER.format(marker="two"))       # the builder changes
+  changed = importlib.reload(fake_embedding_builder)
+  monkeypatch.setitem(registry.REGISTRY, "fake", registry.Embedding("fake", "", build=changed.build))
+  second = handles.resolve("fake", tmp_path / "cache")
+  assert second != first and (pathlib.Path(second) / "saved_model.pb").read_bytes() == b"two"
+  # The registered builders' keys cover the modules they use.
+  used = {m.__name__ for m in registry._builder_modules(registry.REGISTRY["minilm-bigram-bag"].build)}  # pylint: disable=protected-access
+  assert {"models.embeddings.ngram_bag", "models.embeddings.wordpiece_bag", "models.embeddings.minilm_files",
+          "models.embeddings.export"} <= used, used
 
 
 def test_local_path_handle(module_path, tmp_path):

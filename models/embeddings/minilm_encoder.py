@@ -27,7 +27,6 @@ import tensorflow_text as tf_text
 from models.embeddings import export, minilm_files, wordpiece_bag
 
 NAME = "minilm-l6-encoder"
-VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
 MAX_SEQ_LENGTH = 256
 _PAD_BIAS = -1e9
 

@@ -21,7 +21,6 @@ import tensorflow as tf
 from models.embeddings import export, minilm_files, wordpiece_bag
 
 NAME = "minilm-bigram-bag"
-VERSION = 1
 BUCKETS = 1 << 19
 BIGRAM_DIM = 64
 MAX_PIECES = 2048

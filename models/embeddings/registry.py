@@ -2,14 +2,18 @@
 
 Two kinds of entry:
   * modules the project builds offline from pretrained files, once, into the cache
-    (`build` writes a TF Hub-format SavedModel; `version` keys the cached build);
+    (`build` writes a TF Hub-format SavedModel; `build_key` names the cached build);
   * well-known TF Hub / Kaggle modules from the tutorials, by URL: fetched by
     tensorflow_hub into TFHUB_CACHE_DIR where a network exists.
 Anything not named here can still be passed as a URL, a short hub handle or a local
 SavedModel directory (models/embeddings/handles.py).
 """
 import dataclasses
+import hashlib
+import importlib.metadata
+import inspect
 import pathlib
+import sys
 from typing import Callable, Optional
 
 from models.embeddings import minilm_encoder, ngram_bag, wordpiece_bag
@@ -20,19 +24,18 @@ class Embedding:
   name: str
   summary: str
   build: Optional[Callable[[pathlib.Path], pathlib.Path]] = None  # built offline into the cache
-  version: int = 0
   url: str = ""                                                     # or fetched from a hub
   fine_tune: bool = True   # the default for --embedding NAME; --frozen / --fine-tune override
 
 
 REGISTRY = {e.name: e for e in (
     Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast)",
-              build=wordpiece_bag.build, version=wordpiece_bag.VERSION),
+              build=wordpiece_bag.build),
     Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default)",
-              build=ngram_bag.build, version=ngram_bag.VERSION),
+              build=ngram_bag.build),
     Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, "
               "normalised (frozen by default: ~22 reviews/s on 2 CPU cores)",
-              build=minilm_encoder.build, version=minilm_encoder.VERSION, fine_tune=False),
+              build=minilm_encoder.build, fine_tune=False),
     Embedding("nnlm-en-dim50", "TF Hub tutorial: NNLM, English, 50-d (needs a network or TFHUB_CACHE_DIR)",
               url="https://tfhub.dev/google/nnlm-en-dim50/2"),
     Embedding("nnlm-en-dim128", "NNLM, English, 128-d (needs a network or TFHUB_CACHE_DIR)",
@@ -42,8 +45,36 @@ REGISTRY = {e.name: e for e in (
 )}
 
 
+def _builder_modules(build: Callable) -> list:
+  """The builder's module and every project module (models.*) it reaches."""
+  first = sys.modules[build.__module__]
+  seen, queue = {first.__name__: first}, [first]
+  while queue:
+    for value in vars(queue.pop()).values():
+      name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+      if isinstance(name, str) and name.startswith("models.") and name not in seen and name in sys.modules:
+        seen[name] = sys.modules[name]
+        queue.append(seen[name])
+  return [seen[name] for name in sorted(seen)]
+
+
+def build_key(embedding: Embedding) -> str:
+  """What a cached build depends on: the source of its builder and of the project modules
+  it uses (the pinned weight hashes of models/embeddings/minilm_files.py among them, which
+  every build verifies), and the TensorFlow and tensorflow-text versions it is saved with."""
+  digest = hashlib.sha256()
+  for module in _builder_modules(embedding.build):
+    digest.update(f"{module.__name__}\n{inspect.getsource(module)}\n".encode("utf-8"))
+  for package in ("tensorflow", "tensorflow-text"):
+    try:
+      digest.update(f"{package}=={importlib.metadata.version(package)}\n".encode())
+    except importlib.metadata.PackageNotFoundError:
+      digest.update(f"{package} missing\n".encode())
+  return digest.hexdigest()[:16]
+
+
 def cached_build_dir(cache_dir: pathlib.Path, embedding: Embedding) -> pathlib.Path:
-  return pathlib.Path(cache_dir) / f"{embedding.name}-v{embedding.version}"
+  return pathlib.Path(cache_dir) / f"{embedding.name}-{build_key(embedding)}"
 
 
 def default_trainable(handle: str) -> bool:

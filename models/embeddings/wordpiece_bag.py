@@ -18,7 +18,6 @@ import tensorflow_text as tf_text
 from models.embeddings import export, minilm_files
 
 NAME = "minilm-wordpiece-bag"
-VERSION = 2  # bump when the graph changes, so cached builds are rebuilt
 MAX_PIECES = 2048
 
 
