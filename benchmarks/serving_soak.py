@@ -161,7 +161,7 @@ def wait_for_version(client, version: int, timeout: float = 180) -> None:
   deadline = time.time() + timeout
   while time.time() < deadline:
     try:
-      if client.predict_text(["x"]).version == version:
+      if (version, "AVAILABLE") in client.status():
         return
     except Exception:  # pylint: disable=broad-except  # not loaded yet
       pass

@@ -26,6 +26,14 @@ def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
   return root
 
 
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> pathlib.Path:
+  """Where tests leave files for a person to look at (a report screenshot, an executed
+  notebook): under pytest's temporary folder, never the checkout. Keep them with
+  PYTEST_ARGS="--basetemp=DIR"."""
+  return tmp_path_factory.mktemp("artifacts")
+
+
 @pytest.fixture
 def tiny_imdb(tmp_path) -> pathlib.Path:
   return make_aclimdb(tmp_path / "aclImdb", {"train": 40, "test": 20})

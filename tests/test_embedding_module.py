@@ -46,6 +46,17 @@ def test_vectors_come_from_the_pretrained_table(module_path):
   assert cos(good, great) > cos(good, table_word)
 
 
+def test_several_pieces_pool_as_sum_over_sqrt_n(module_path):
+  """A text of n word pieces is the sum of their table rows divided by sqrt(n)."""
+  files = minilm_files.verified_files()
+  vocab = minilm_files.load_vocab(files["vocab.txt"])
+  table = minilm_files.load_word_embeddings(files["model.safetensors"])
+  words = ["good", "film", "but", "too", "long"]
+  out = hub.load(module_path)(tf.constant([" ".join(words)])).numpy()[0]
+  expected = sum(table[vocab.index(w)] for w in words) / np.sqrt(len(words))
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_keras_layer_trainable_and_frozen(module_path):
   trainable = hub.KerasLayer(module_path, trainable=True)
   frozen = hub.KerasLayer(module_path, trainable=False)

@@ -10,11 +10,9 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline import report
-from pipeline.config import REPO_ROOT
 from tests.conftest import pushed_versions, serving_files
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts"
 
 
 def test_a_worse_model_is_not_blessed_and_not_pushed(two_runs):
@@ -59,7 +57,7 @@ def _chromium(*args) -> subprocess.CompletedProcess:
                         capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_html_report_renders_in_headless_chromium(two_runs, tmp_path):
+def test_html_report_renders_in_headless_chromium(two_runs, tmp_path, artifacts):
   config, first, worse, _ = two_runs
   page = pathlib.Path(report.write(config, str(tmp_path / "report" / "index.html")))
   text = page.read_text()
@@ -82,9 +80,7 @@ def test_html_report_renders_in_headless_chromium(two_runs, tmp_path):
     assert section in html_out, section
   assert "minilm-wordpiece-bag" in html_out and "length_bucket_xf" in html_out
   assert "aclImdb_shuffled" in html_out  # lineage: the data this (worse) model was trained on
-  ARTIFACTS.mkdir(parents=True, exist_ok=True)
-  shot = ARTIFACTS / "report.png"
-  shot.unlink(missing_ok=True)
+  shot = artifacts / "report.png"
   taken = _chromium(f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,3000",
                     f"--screenshot={shot}", page.as_uri())
   assert taken.returncode == 0 and shot.stat().st_size > 20_000, taken.stderr[-2000:]

@@ -13,7 +13,7 @@ NOTEBOOK = REPO_ROOT / "docs" / "evaluation_dashboard.ipynb"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def test_dashboard_notebook_executes_on_a_run_with_a_baseline(two_runs, monkeypatch):
+def test_dashboard_notebook_executes_on_a_run_with_a_baseline(two_runs, monkeypatch, artifacts):
   config, _, worse, _ = two_runs
   monkeypatch.setenv("TFX_TEXT_OUTPUT_DIR", config.output_dir)  # the kernel inherits it
   monkeypatch.setenv("TFX_TEXT_NAME", config.name)
@@ -29,6 +29,5 @@ def test_dashboard_notebook_executes_on_a_run_with_a_baseline(two_runs, monkeypa
   html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
   assert "facets-overview" in html  # TFDV's statistics view
   assert "change" in html            # the candidate/baseline table
-  out = REPO_ROOT / "outputs" / "test-artifacts" / "evaluation_dashboard.executed.ipynb"
-  out.parent.mkdir(parents=True, exist_ok=True)
+  out = artifacts / "evaluation_dashboard.executed.ipynb"
   nbformat.write(notebook, out)

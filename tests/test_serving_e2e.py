@@ -44,6 +44,8 @@ def _in_process(pushed_to):
 def test_grpc_and_rest_agree_with_the_in_process_model(first_push):
   config, pushed_to = first_push
   expected_text, expected_examples = _in_process(pushed_to)
+  # Raw text and serialized examples go through the same cleaning (the `<br />` review).
+  np.testing.assert_allclose(expected_text, expected_examples, atol=1e-5)
   version = int(pushed_versions(config)[-1])
   with server_process(MODEL, config.serving_model_dir, ["--file_system_poll_wait_seconds=0.5"]) as (grpc_target, rest_url):
     with GrpcClient(grpc_target, MODEL, timeout=30) as grpc_client, RestClient(rest_url, MODEL, timeout=30) as rest:

@@ -10,7 +10,7 @@ from tfx.utils import proto_utils
 from components.errors import InputDataError
 from components.text_example_gen import executor
 from models import task as task_lib
-from pipeline.config import REPO_ROOT
+from pipeline.config import PipelineConfig, REPO_ROOT
 
 TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
 
@@ -67,3 +67,21 @@ def test_a_bad_row_names_file_and_line(tmp_path):
   (tmp_path / "d" / "train.csv").write_text("text,coarse\nWhat is it ?,DESC\nWho ?,PERSON\n")
   with pytest.raises(Exception, match=r"train.csv, line 3, column 'coarse': label 'PERSON' is not in the task's labels"):
     _do(tmp_path, tmp_path / "d", [("train", "train.csv")], TREC)
+
+
+def test_the_pipelines_example_gen_gives_eval_one_train_example_in_ten(tmp_path):
+  """The split sizes the pipeline's own configuration produces (not a test's)."""
+  from pipeline import inputs, pipeline  # pylint: disable=import-outside-toplevel
+  from pipeline.config import DataConfig  # pylint: disable=import-outside-toplevel
+  from tfx.utils import json_utils  # pylint: disable=import-outside-toplevel
+  data = DataConfig(path=str(REPO_ROOT / "data" / "trec"), label_column="coarse")
+  gen = pipeline.make_example_gen(PipelineConfig(name="trec", data=data), inputs.find(data, str(tmp_path)), TREC)
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / "examples")
+  properties = {k: proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else
+                (v if isinstance(v, (str, int)) or v is None else json_utils.dumps(v))
+                for k, v in gen.exec_properties.items()}
+  executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+  train, evaluation, test = (len(_read(examples, s)) for s in ("train", "eval", "test"))
+  assert test == 250 and train + evaluation == 606
+  assert 0.05 < evaluation / (train + evaluation) < 0.15, (train, evaluation)
