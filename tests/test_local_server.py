@@ -257,3 +257,29 @@ def test_versions_pinning_switching_and_incomplete_pushes(tmp_path):
     np.testing.assert_allclose([p["probabilities"][1] for p in rest["predictions"]], _expected(1.0, TEXTS), atol=1e-6)
     client.close()
     pinned.close()
+
+
+def test_model_config_file_version_policy_and_labels(tmp_path):
+  """--model_config_file as TF Serving reads it: a specific-versions policy and labels."""
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  save_toy_model(base / "2", weight=-1.0)
+  save_toy_model(base / "3", weight=0.5)   # not in the policy: never loaded
+  config = tmp_path / "models.config"
+  config.write_text(f"""model_config_list {{ config {{
+      name: "{MODEL}" base_path: "{base}" model_platform: "tensorflow"
+      model_version_policy {{ specific {{ versions: 1 versions: 2 }} }}
+      version_labels {{ key: "stable" value: 1 }} version_labels {{ key: "canary" value: 2 }} }} }}""")
+  with running_server(base, model_name="", model_base_path="", model_config_file=str(config)) as server:
+    wait_until(lambda: sorted(s.version for s in server.store.states(MODEL) if s.state == "AVAILABLE") == [1, 2],
+               30, "versions 1 and 2")
+    rest = f"http://127.0.0.1:{server.rest_port}/v1/models/{MODEL}"
+    for label, weight in (("stable", 1.0), ("canary", -1.0)):
+      answer = requests.post(f"{rest}/labels/{label}:predict",
+                             json={"signature_name": "serving_text", "instances": TEXTS}).json()
+      np.testing.assert_allclose([p["probabilities"][1] for p in answer["predictions"]],
+                                 _expected(weight, TEXTS), atol=1e-6)
+    assert requests.post(f"{rest}/labels/nope:predict", json={"instances": ["x"]}).status_code == 404
+    assert 3 not in [s.version for s in server.store.states(MODEL)]
+    with GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL) as client:
+      assert client.predict_text(["x"]).version == 2   # the latest of the policy's versions

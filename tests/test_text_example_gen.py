@@ -1,16 +1,18 @@
 """TextExampleGen's executor: Do() on committed data, as TFX's own executor tests do."""
+import collections
 import os
 
 import pytest
 import tensorflow as tf
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
+from tfx.utils import json_utils, proto_utils
 
 from components.errors import InputDataError
 from components.text_example_gen import executor
 from models import task as task_lib
-from pipeline.config import PipelineConfig, REPO_ROOT
+from pipeline import inputs, pipeline
+from pipeline.config import DataConfig, PipelineConfig, REPO_ROOT
 
 TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
 
@@ -69,19 +71,35 @@ def test_a_bad_row_names_file_and_line(tmp_path):
     _do(tmp_path, tmp_path / "d", [("train", "train.csv")], TREC)
 
 
-def test_the_pipelines_example_gen_gives_eval_one_train_example_in_ten(tmp_path):
-  """The split sizes the pipeline's own configuration produces (not a test's)."""
-  from pipeline import inputs, pipeline  # pylint: disable=import-outside-toplevel
-  from pipeline.config import DataConfig  # pylint: disable=import-outside-toplevel
-  from tfx.utils import json_utils  # pylint: disable=import-outside-toplevel
-  data = DataConfig(path=str(REPO_ROOT / "data" / "trec"), label_column="coarse")
-  gen = pipeline.make_example_gen(PipelineConfig(name="trec", data=data), inputs.find(data, str(tmp_path)), TREC)
+def _run_the_pipelines_example_gen(tmp_path, data: DataConfig, name: str, task: task_lib.Task):
+  """Do() with the exec properties the pipeline's own TextExampleGen carries."""
+  gen = pipeline.make_example_gen(PipelineConfig(name=name, data=data), inputs.find(data, str(tmp_path)), task)
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / "examples")
   properties = {k: proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else
                 (v if isinstance(v, (str, int)) or v is None else json_utils.dumps(v))
                 for k, v in gen.exec_properties.items()}
   executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+  return examples
+
+
+def test_the_pipelines_example_gen_gives_eval_one_train_example_in_ten(tmp_path):
+  """The split sizes the pipeline's own configuration produces (not a test's)."""
+  data = DataConfig(path=str(REPO_ROOT / "data" / "trec"), label_column="coarse")
+  examples = _run_the_pipelines_example_gen(tmp_path, data, "trec", TREC)
   train, evaluation, test = (len(_read(examples, s)) for s in ("train", "eval", "test"))
   assert test == 250 and train + evaluation == 606
   assert 0.05 < evaluation / (train + evaluation) < 0.15, (train, evaluation)
+
+
+def test_aclimdb_class_folders(tmp_path):
+  """The committed aclImdb-layout sample: <split>/<class>/*.txt, label from the folder."""
+  task = task_lib.Task(task_lib.BINARY, ("neg", "pos"))
+  examples = _run_the_pipelines_example_gen(tmp_path, DataConfig(), "imdb-sentiment", task)
+  train, evaluation, test = (_read(examples, s) for s in ("train", "eval", "test"))
+  assert len(test) == 1000 and len(train) + len(evaluation) == 2000
+  labels = lambda rows: collections.Counter(r.features.feature["label"].bytes_list.value[0] for r in rows)  # noqa: E731
+  assert labels(test) == {b"neg": 500, b"pos": 500}
+  assert labels(train) + labels(evaluation) == {b"neg": 1000, b"pos": 1000}
+  review = (REPO_ROOT / "data" / "imdb-sentiment" / "test" / "pos").glob("*.txt").__next__().read_bytes()
+  assert review in {r.features.feature["text"].bytes_list.value[0] for r in test}
