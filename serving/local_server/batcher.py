@@ -76,6 +76,16 @@ class Batcher:
     """Runs (or batches) one validated request and returns its outputs."""
     if not signature.batchable:
       return signature.run(inputs)
+    try:
+      return self.submit(servable, signature, inputs, rows).result(timeout)
+    except futures.TimeoutError:
+      raise errors.ServingError(errors.grpc.StatusCode.DEADLINE_EXCEEDED,
+                                "the request's deadline passed while it waited to run") from None
+
+  def submit(self, servable: Servable, signature: Signature, inputs: Mapping[str, np.ndarray],
+             rows: int) -> futures.Future:
+    """Queues one validated request of a batchable signature; its outputs arrive in the
+    future (an event loop awaits it without a thread of its own)."""
     task = _Task(servable, signature, inputs, rows, futures.Future(), time.monotonic())
     with self._cond:
       if self._closed:
@@ -85,11 +95,7 @@ class Batcher:
                                   "the batch queue is full; retry later")
       self._queue.append(task)
       self._cond.notify()
-    try:
-      return task.future.result(timeout)
-    except futures.TimeoutError:
-      raise errors.ServingError(errors.grpc.StatusCode.DEADLINE_EXCEEDED,
-                                "the request's deadline passed while it waited to run") from None
+    return task.future
 
   def close(self) -> None:
     with self._cond:

@@ -4,6 +4,7 @@ Both front ends (grpc_api, rest_api) decode a request into a model spec and nump
 inputs, call these, and encode the answer; so the two protocols cannot disagree.
 """
 import dataclasses
+from concurrent import futures
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -62,8 +63,7 @@ class Inference:
         status.status.error_message = state.error
     return response
 
-  def predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray],
-              output_filter: Sequence[str] = ()) -> tuple[Servable, str, dict]:
+  def _checked(self, ref: ModelRef, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()):
     servable = self.servable(ref)
     signature = servable.signature(ref.signature_name)
     rows = signature.check(inputs)
@@ -72,6 +72,17 @@ class Inference:
     if unknown:
       raise errors.invalid(f"output_filter names {unknown}, not outputs of signature "
                            f"'{signature.name}' ({list(signature.outputs)})")
+    return servable, signature, rows
+
+  def submit_predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray]) -> Optional[futures.Future]:
+    """Predict without blocking: the batcher's future of the outputs, or None when the
+    signature cannot be batched (then call predict on a thread)."""
+    servable, signature, rows = self._checked(ref, inputs)
+    return self.batcher.submit(servable, signature, inputs, rows) if signature.batchable else None
+
+  def predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray],
+              output_filter: Sequence[str] = ()) -> tuple[Servable, str, dict]:
+    servable, signature, rows = self._checked(ref, inputs, output_filter)
     outputs = self.batcher.run(servable, signature, inputs, rows, self.timeout_seconds)
     if output_filter:
       outputs = {k: v for k, v in outputs.items() if k in output_filter}

@@ -10,7 +10,8 @@ is not one plain number, duplicates that disagree, HTTP/0.9 request lines), the 
 limit is enforced on the bytes actually read, and an idle or half-sent connection is
 closed after `idle_timeout_seconds`. On top of it: a body deadline, a connection cap,
 and TF Serving's `{"error": ...}` JSON body for every status, protocol errors included.
-Decoding, inference and encoding run on a thread pool, off the event loop.
+A small Predict is decoded on the event loop and awaits the batcher; anything else
+(large bodies, Classify, status, metadata) runs on a thread pool, off the event loop.
 """
 import asyncio
 import concurrent.futures
@@ -34,6 +35,7 @@ _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                    r"(?::(?P<verb>[a-z]+)|/(?P<metadata>metadata))?/?$")
 _MAX_VERSION = 2**63 - 1     # ModelSpec.version is an int64
+_INLINE_BYTES = 64 * 1024    # Predict bodies up to this are decoded on the event loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,9 +189,43 @@ class RestServer:
       except asyncio.TimeoutError:
         return _json_response(408, {"error": f"the request body did not arrive within "
                                              f"{self.limits.body_timeout_seconds:g} s"}, close=True)
-    status, payload = await self._loop.run_in_executor(
-        self._pool, _answer, self.inference, request.method, request.rel_url.raw_path, raw)
+    path = request.rel_url.raw_path
+    if raw is not None and len(raw) <= _INLINE_BYTES:
+      answered = await self._predict_on_loop(path, raw)
+      if answered is not None:
+        return answered
+    status, payload = await self._loop.run_in_executor(self._pool, _answer, self.inference, request.method, path, raw)
     return web.Response(status=status, body=payload, content_type="application/json")
+
+  async def _predict_on_loop(self, path: str, raw: bytes) -> Optional[web.Response]:
+    """A small Predict decoded on the event loop and awaited on the batcher's future: no
+    thread hop of its own. None when the request is not one (the pool answers it)."""
+    try:
+      ref, verb, metadata = _route("POST", path)
+      if verb != "predict" or metadata:
+        return None
+      body = rest_json.parse_body(raw)
+      signature_name = body.get("signature_name", "")
+      if not isinstance(signature_name, str):
+        raise errors.invalid("'signature_name' must be a string")
+      ref = ModelRef(ref.name, ref.version, ref.label, signature_name)
+      fmt, inputs = rest_json.decode_predict(body, self.inference.servable(ref).signature(signature_name))
+      future = self.inference.submit_predict(ref, inputs)
+      if future is None:
+        return None
+      try:
+        outputs = await asyncio.wait_for(asyncio.wrap_future(future), self.inference.timeout_seconds)
+      except asyncio.TimeoutError:
+        raise errors.ServingError(errors.grpc.StatusCode.DEADLINE_EXCEEDED,
+                                  "the request's deadline passed while it waited to run") from None
+      status, body = 200, rest_json.encode_predict(fmt, outputs)
+    except errors.ServingError as e:
+      status, body = e.http_status, {"error": e.message}
+    except Exception:  # pylint: disable=broad-except
+      incident = uuid.uuid4().hex[:12]
+      log.exception("internal error %s on POST %s", incident, path[:200])
+      status, body = 500, {"error": f"internal server error (incident {incident}; see the server log)"}
+    return _json_response(status, body)
 
   async def _open(self) -> None:
     server = _Server(self._handle, self.limits, loop=self._loop, access_log=None,
