@@ -15,7 +15,6 @@ import argparse
 import collections
 import concurrent.futures
 import datetime
-import http.client
 import os
 import pathlib
 import shutil
@@ -26,7 +25,6 @@ import threading
 import time
 
 import grpc
-import numpy as np
 import psutil
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
-import tf_keras as keras
 
 from models.embeddings import handles
 from models.embeddings import minilm_files
@@ -139,12 +138,16 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.delenv(name, raising=False)
 
 
-def test_remote_handle_offline_says_how_to_use_a_local_module(monkeypatch, tmp_path):
+@pytest.mark.parametrize("handle", ["google/nnlm-en-dim50/2", "nnlm-en-dim50"])
+def test_hub_handle_offline_names_the_url_and_the_local_way(monkeypatch, tmp_path, handle):
+  """A short hub handle or a registered hub name, offline: the URL tried, and how to use
+  a local module instead."""
   _offline(monkeypatch, tmp_path)
   with pytest.raises(handles.EmbeddingHandleError) as error:
-    handles.resolve("google/nnlm-en-dim50/2")
+    handles.resolve(handle)
   assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(error.value)
   assert "local SavedModel directory" in str(error.value)
+  assert "--embedding /path/to/module" in str(error.value)
 
 
 def test_unknown_handle_is_rejected():
@@ -158,14 +161,6 @@ def test_registered_names_resolve_to_built_modules(tmp_path):
   assert {"minilm-wordpiece-bag", "minilm-l6-encoder"} <= set(built)
   path = handles.resolve("minilm-wordpiece-bag", tmp_path)
   assert path == str(registry.cached_build_dir(tmp_path, registry.REGISTRY["minilm-wordpiece-bag"]))
-
-
-def test_registered_hub_name_offline_error_names_the_url(monkeypatch, tmp_path):
-  _offline(monkeypatch, tmp_path)
-  with pytest.raises(handles.EmbeddingHandleError) as error:
-    handles.resolve("nnlm-en-dim50")
-  assert "https://tfhub.dev/google/nnlm-en-dim50/2" in str(error.value)
-  assert "--embedding /path/to/module" in str(error.value)
 
 
 def test_tfhub_cache_dir_is_honoured(module_path, monkeypatch, tmp_path):

@@ -1,7 +1,5 @@
 """Where data enters: layouts found, splits honoured, the task decided once, and bad input
 named by file, line and column before anything runs (and so nothing is pushed)."""
-import json
-import shutil
 import tarfile
 
 import pytest
@@ -23,6 +21,13 @@ def _csv(folder, name, rows, header="text,label"):
   folder.mkdir(parents=True, exist_ok=True)
   (folder / name).write_text(header + "\n" + "".join(r + "\n" for r in rows))
   return folder
+
+
+def _jsonl(folder, text):
+  """folder/train.jsonl holding text; returns its path."""
+  folder.mkdir(parents=True, exist_ok=True)
+  (folder / "train.jsonl").write_text(text)
+  return folder / "train.jsonl"
 
 
 def test_aclimdb_split_folders_binary(tiny_imdb, tmp_path):
@@ -67,9 +72,7 @@ def test_one_csv_file_and_jsonl_multi_label(tmp_path):
   dataset, task = _decide(path, tmp_path)
   assert dataset.patterns == (("train", "plots.csv"),) and dataset.name == "plots"
   assert (task.kind, task.labels) == (task_lib.MULTI_LABEL, ("comedy", "drama", "horror"))
-  jsonl = tmp_path / "j" / "train.jsonl"
-  jsonl.parent.mkdir()
-  jsonl.write_text('{"text": "x", "label": ["a", "b"]}\n\n{"text": "y", "label": "c"}\n')
+  jsonl = _jsonl(tmp_path / "j", '{"text": "x", "label": ["a", "b"]}\n\n{"text": "y", "label": "c"}\n')
   assert _decide(jsonl.parent, tmp_path)[1].kind == task_lib.MULTI_LABEL
 
 
@@ -119,9 +122,7 @@ def test_row_without_a_label(tmp_path):
 
 
 def test_empty_label_list_in_multi_label_is_rejected(tmp_path):
-  jsonl = tmp_path / "d" / "train.jsonl"
-  jsonl.parent.mkdir()
-  jsonl.write_text('{"text": "x", "label": ["a", "b"]}\n{"text": "y", "label": []}\n')
+  jsonl = _jsonl(tmp_path / "d", '{"text": "x", "label": ["a", "b"]}\n{"text": "y", "label": []}\n')
   _refused(tmp_path, jsonl.parent, f"{jsonl}, line 2, column 'label': no label")
 
 
@@ -137,9 +138,7 @@ def test_csv_row_with_the_wrong_number_of_fields(tmp_path):
 
 
 def test_jsonl_line_that_is_not_json(tmp_path):
-  jsonl = tmp_path / "d" / "train.jsonl"
-  jsonl.parent.mkdir()
-  jsonl.write_text('{"text": "x", "label": "a"}\n{"text": "y", "label": "b"\n')
+  jsonl = _jsonl(tmp_path / "d", '{"text": "x", "label": "a"}\n{"text": "y", "label": "b"\n')
   _refused(tmp_path, jsonl.parent, f"{jsonl}, line 2: not valid JSON")
 
 

@@ -1,20 +1,20 @@
 """The local server against hostile clients: malformed framing, hostile JSON and tensors,
 idle and surplus connections, broken pushes. Each case was a 5xx, a hang, a smuggled
 request or a disturbed version before the server was hardened (issue 10)."""
-import http.client
 import json
 import re
 import socket
 import weakref
 
 import grpc
-import numpy as np
 import pytest
 import requests
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from serving.clients.common import ServingClientError
+from serving.clients.grpc_client import GrpcClient
 from serving.local_server import model_store
 from serving.local_server.model_store import ModelStore, single_model_config
 from tests.serving_helpers import MODEL, running_server, save_toy_model, wait_until
@@ -209,3 +209,16 @@ def test_a_broken_new_version_leaves_the_served_ones_alone(tmp_path):
   assert store.get(MODEL).version == 4
   model_store.release_memory()
   assert first() is None, "the retired version is still referenced"
+
+
+def test_a_server_fault_shows_an_incident_id_not_its_exception(server, rest, monkeypatch):
+  def fault(*_):
+    raise RuntimeError("cannot read /srv/secret/models/saved_model.pb")
+  monkeypatch.setattr(server.inference, "status", fault)
+  response = requests.get(rest)
+  assert response.status_code == 500 and "incident" in response.json()["error"]
+  assert "/srv/secret" not in response.text and "RuntimeError" not in response.text
+  with GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL) as client:
+    with pytest.raises(ServingClientError) as error:
+      client.status()
+  assert error.value.status == "INTERNAL" and "/srv/secret" not in str(error.value)

@@ -8,7 +8,6 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import json_utils, proto_utils
 
-from components.errors import InputDataError
 from components.text_example_gen import executor
 from models import task as task_lib
 from pipeline import inputs, pipeline

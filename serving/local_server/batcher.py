@@ -79,8 +79,7 @@ class Batcher:
     try:
       return self.submit(servable, signature, inputs, rows).result(timeout)
     except futures.TimeoutError:
-      raise errors.ServingError(errors.grpc.StatusCode.DEADLINE_EXCEEDED,
-                                "the request's deadline passed while it waited to run") from None
+      raise errors.deadline_exceeded() from None
 
   def submit(self, servable: Servable, signature: Signature, inputs: Mapping[str, np.ndarray],
              rows: int) -> futures.Future:

@@ -3,7 +3,12 @@
 gRPC aborts with the code; REST answers TF Serving's {"error": message} body with the
 HTTP status TF Serving's HTTP front end maps that code to.
 """
+import logging
+import uuid
+
 import grpc
+
+log = logging.getLogger("local_server")
 
 _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -36,3 +41,15 @@ def invalid(message: str) -> ServingError:
 
 def not_found(message: str) -> ServingError:
   return ServingError(grpc.StatusCode.NOT_FOUND, message)
+
+
+def deadline_exceeded() -> ServingError:
+  return ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "the request's deadline passed while it waited to run")
+
+
+def internal(error: BaseException, where: str) -> str:
+  """Logs an unexpected failure under a fresh incident id and returns what the client may
+  see: the id only (no exception text or host paths)."""
+  incident = uuid.uuid4().hex[:12]
+  log.error("internal error %s on %s", incident, where, exc_info=error)
+  return f"internal server error (incident {incident}; see the server log)"

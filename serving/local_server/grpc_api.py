@@ -1,9 +1,7 @@
 """TF Serving's gRPC API: PredictionService (Predict, Classify, GetModelMetadata) and
 ModelService (GetModelStatus), on the stubs' own service definitions."""
 import contextlib
-import logging
 import math
-import uuid
 from concurrent import futures
 
 import grpc
@@ -16,7 +14,6 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 from serving.local_server import errors
 from serving.local_server.inference import Inference, ModelRef
 
-log = logging.getLogger("local_server")
 SIGNATURE_DEF_FIELD = "signature_def"
 
 
@@ -78,10 +75,8 @@ def _status(context):
     yield
   except errors.ServingError as e:
     context.abort(e.code, e.message)
-  except Exception:  # pylint: disable=broad-except
-    incident = uuid.uuid4().hex[:12]
-    log.exception("internal error %s", incident)
-    context.abort(grpc.StatusCode.INTERNAL, f"internal server error (incident {incident}; see the server log)")
+  except Exception as e:  # pylint: disable=broad-except
+    context.abort(grpc.StatusCode.INTERNAL, errors.internal(e, "a gRPC call"))
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):

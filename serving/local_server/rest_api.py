@@ -10,8 +10,8 @@ is not one plain number, duplicates that disagree, HTTP/0.9 request lines), the 
 limit is enforced on the bytes actually read, and an idle or half-sent connection is
 closed after `idle_timeout_seconds`. On top of it: a body deadline, a connection cap,
 and TF Serving's `{"error": ...}` JSON body for every status, protocol errors included.
-A small Predict is decoded on the event loop and awaits the batcher; anything else
-(large bodies, Classify, status, metadata) runs on a thread pool, off the event loop.
+A small POST is decoded on the event loop and a Predict awaits the batcher; inference
+otherwise, large bodies, status and metadata run on a thread pool, off the event loop.
 """
 import asyncio
 import concurrent.futures
@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import threading
-import uuid
 from typing import Optional
 
 from aiohttp import web, web_protocol, web_server
@@ -35,17 +34,17 @@ _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                    r"(?::(?P<verb>[a-z]+)|/(?P<metadata>metadata))?/?$")
 _MAX_VERSION = 2**63 - 1     # ModelSpec.version is an int64
-_INLINE_BYTES = 64 * 1024    # Predict bodies up to this are decoded on the event loop
+_INLINE_BYTES = 64 * 1024    # POST bodies up to this are decoded on the event loop
 
 
 @dataclasses.dataclass(frozen=True)
 class HttpLimits:
-  """What one client may hold or send."""
-  max_request_bytes: int = 4 * 1024 * 1024
-  idle_timeout_seconds: float = 30.0     # no (complete) request headers for this long: closed
-  body_timeout_seconds: float = 30.0     # the whole body must arrive within this
-  max_connections: int = 256             # further connections get 503 and are closed
-  backlog: int = 128                     # listen queue
+  """What one client may hold or send (the values: ServerOptions)."""
+  max_request_bytes: int
+  idle_timeout_seconds: float    # no (complete) request headers for this long: closed
+  body_timeout_seconds: float    # the whole body must arrive within this
+  max_connections: int           # further connections get 503 and are closed
+  backlog: int = 128             # listen queue
 
 
 def _json_response(status: int, body: dict, close: bool = False) -> web.Response:
@@ -79,9 +78,7 @@ class _Connection(web_protocol.RequestHandler):
   def handle_error(self, request, status: int = 500, exc=None, message=None) -> web.StreamResponse:
     """Malformed requests (aiohttp's parser) and uncaught errors, as TF Serving's JSON body."""
     if status >= 500:
-      incident = uuid.uuid4().hex[:12]
-      log.error("internal error %s", incident, exc_info=exc)
-      text = f"internal server error (incident {incident}; see the server log)"
+      text = errors.internal(exc, "an HTTP request")
     else:
       text = f"malformed HTTP request: {message or getattr(exc, 'message', None) or exc}"
       log.info("%s", text)
@@ -129,7 +126,8 @@ def _get(inference: Inference, path: str) -> dict:
                                    always_print_fields_with_no_presence=True)
 
 
-def _post(inference: Inference, path: str, raw: bytes) -> dict:
+def _read_post(path: str, raw: bytes) -> tuple[str, ModelRef, dict]:
+  """A POST's verb (predict or classify), the model and signature it names, and its body."""
   ref, verb, metadata = _route("POST", path)
   if metadata or verb not in ("predict", "classify"):
     raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED if verb == "regress" else
@@ -139,26 +137,36 @@ def _post(inference: Inference, path: str, raw: bytes) -> dict:
   signature_name = body.get("signature_name", "")
   if not isinstance(signature_name, str):
     raise errors.invalid("'signature_name' must be a string")
-  ref = ModelRef(ref.name, ref.version, ref.label, signature_name)
+  return verb, ModelRef(ref.name, ref.version, ref.label, signature_name), body
+
+
+def _predict_inputs(inference: Inference, ref: ModelRef, body: dict) -> tuple[str, dict]:
+  return rest_json.decode_predict(body, inference.servable(ref).signature(ref.signature_name))
+
+
+def _post(inference: Inference, path: str, raw: bytes) -> dict:
+  verb, ref, body = _read_post(path, raw)
   if verb == "classify":
     _, _, results = inference.classify(ref, rest_json.decode_classify(body))
     return rest_json.encode_classify(results)
-  signature = inference.servable(ref).signature(signature_name)
-  fmt, inputs = rest_json.decode_predict(body, signature)
+  fmt, inputs = _predict_inputs(inference, ref, body)
   _, _, outputs = inference.predict(ref, inputs)
   return rest_json.encode_predict(fmt, outputs)
+
+
+def _error(error: Exception, method: str, path: str) -> tuple[int, dict]:
+  """A failed request's status and TF Serving's {"error": ...} body."""
+  if isinstance(error, errors.ServingError):
+    return error.http_status, {"error": error.message}
+  return 500, {"error": errors.internal(error, f"{method} {path[:200]}")}
 
 
 def _answer(inference: Inference, method: str, path: str, raw: Optional[bytes]) -> tuple[int, bytes]:
   """The whole request after its body arrived: (status, JSON body). Runs on the pool."""
   try:
     status, body = 200, (_get(inference, path) if method == "GET" else _post(inference, path, raw))
-  except errors.ServingError as e:
-    status, body = e.http_status, {"error": e.message}
-  except Exception:  # pylint: disable=broad-except
-    incident = uuid.uuid4().hex[:12]
-    log.exception("internal error %s on %s %s", incident, method, path[:200])
-    status, body = 500, {"error": f"internal server error (incident {incident}; see the server log)"}
+  except Exception as e:  # pylint: disable=broad-except  # ServingError or a server fault
+    status, body = _error(e, method, path)
   return status, json.dumps(body).encode("utf-8")
 
 
@@ -191,40 +199,31 @@ class RestServer:
                                              f"{self.limits.body_timeout_seconds:g} s"}, close=True)
     path = request.rel_url.raw_path
     if raw is not None and len(raw) <= _INLINE_BYTES:
-      answered = await self._predict_on_loop(path, raw)
-      if answered is not None:
-        return answered
+      return await self._post_on_loop(path, raw)
     status, payload = await self._loop.run_in_executor(self._pool, _answer, self.inference, request.method, path, raw)
     return web.Response(status=status, body=payload, content_type="application/json")
 
-  async def _predict_on_loop(self, path: str, raw: bytes) -> Optional[web.Response]:
-    """A small Predict decoded on the event loop and awaited on the batcher's future: no
-    thread hop of its own. None when the request is not one (the pool answers it)."""
+  async def _post_on_loop(self, path: str, raw: bytes) -> web.Response:
+    """A small POST decoded on the event loop. A batchable Predict awaits the batcher's
+    future (no thread hop of its own); Classify and other signatures run on the pool."""
     try:
-      ref, verb, metadata = _route("POST", path)
-      if verb != "predict" or metadata:
-        return None
-      body = rest_json.parse_body(raw)
-      signature_name = body.get("signature_name", "")
-      if not isinstance(signature_name, str):
-        raise errors.invalid("'signature_name' must be a string")
-      ref = ModelRef(ref.name, ref.version, ref.label, signature_name)
-      fmt, inputs = rest_json.decode_predict(body, self.inference.servable(ref).signature(signature_name))
+      verb, ref, body = _read_post(path, raw)
+      if verb == "classify":
+        examples = rest_json.decode_classify(body)
+        _, _, results = await self._loop.run_in_executor(self._pool, self.inference.classify, ref, examples)
+        return _json_response(200, rest_json.encode_classify(results))
+      fmt, inputs = _predict_inputs(self.inference, ref, body)
       future = self.inference.submit_predict(ref, inputs)
       if future is None:
-        return None
-      try:
-        outputs = await asyncio.wait_for(asyncio.wrap_future(future), self.inference.timeout_seconds)
-      except asyncio.TimeoutError:
-        raise errors.ServingError(errors.grpc.StatusCode.DEADLINE_EXCEEDED,
-                                  "the request's deadline passed while it waited to run") from None
+        _, _, outputs = await self._loop.run_in_executor(self._pool, self.inference.predict, ref, inputs)
+      else:
+        try:
+          outputs = await asyncio.wait_for(asyncio.wrap_future(future), self.inference.timeout_seconds)
+        except asyncio.TimeoutError:
+          raise errors.deadline_exceeded() from None
       status, body = 200, rest_json.encode_predict(fmt, outputs)
-    except errors.ServingError as e:
-      status, body = e.http_status, {"error": e.message}
-    except Exception:  # pylint: disable=broad-except
-      incident = uuid.uuid4().hex[:12]
-      log.exception("internal error %s on POST %s", incident, path[:200])
-      status, body = 500, {"error": f"internal server error (incident {incident}; see the server log)"}
+    except Exception as e:  # pylint: disable=broad-except  # ServingError or a server fault
+      status, body = _error(e, "POST", path)
     return _json_response(status, body)
 
   async def _open(self) -> None:

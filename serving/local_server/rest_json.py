@@ -70,13 +70,9 @@ def _check_tree(body: dict) -> None:
 def _check_unicode(text: str, where: str) -> None:
   try:
     text.encode("utf-8")
-  except UnicodeEncodeError:
-    raise errors.invalid(f"{ascii(where)[1:-1]}: the string holds a lone surrogate (\\u{ord(text[_bad(text)]):04x}), "
+  except UnicodeEncodeError as e:
+    raise errors.invalid(f"{ascii(where)[1:-1]}: the string holds a lone surrogate (\\u{ord(text[e.start]):04x}), "
                          "not valid Unicode") from None
-
-
-def _bad(text: str) -> int:
-  return next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
 
 
 def _to_bytes(value: Any, where: str):
