@@ -122,7 +122,8 @@ def test_connections_past_the_cap_get_503(tmp_path):
 
 # --- hostile JSON: client errors, never 500 -----------------------------------------
 @pytest.mark.parametrize("verb, payload, message", [
-    ("predict", b'{"instances": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested"),
+    ("predict", b'{"instances": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested"),   # past Python's recursion
+    ("predict", b'{"instances": ' + b"[" * 100 + b"]" * 100 + b"}", "nested more than 64"),   # past MAX_DEPTH
     ("predict", b'{"signature_name": "serving_text", "instances": [' + b"9" * 5000 + b"]}", "digits"),
     ("predict", b'{"signature_name": "serving_text", "instances": ["\\ud800"]}', "surrogate"),
     ("predict", b'{"signature_name": "serving_text", "instances": [{"\\ud800": "x"}]}', "surrogate"),
