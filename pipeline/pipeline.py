@@ -1,7 +1,7 @@
 """The TFX pipeline definition: which components and how they are wired. No I/O here.
 
 TextExampleGen -> StatisticsGen -> SchemaGen or ImportSchemaGen (curated) -> ExampleValidator
--> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. last blessed) -> Pusher.
+-> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. last blessed) -> StagedPusher.
 The data's layout (pipeline/inputs.Dataset) and the task (models/task.Task) arrive
 decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data.
 """
@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
 from models import task as task_lib
@@ -103,11 +104,12 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       example_splits=[TEST],
       eval_config=evaluation.eval_config(config.gate, task))
 
-  pusher = tfx.components.Pusher(
+  pusher = StagedPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
       push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)))
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
+  ).with_id("Pusher")
 
   return tfx.dsl.Pipeline(
       pipeline_name=config.name,
