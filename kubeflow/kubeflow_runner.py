@@ -16,6 +16,7 @@ from tfx import v1 as tfx
 from models import task as task_lib
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
+from pipeline import sources
 from pipeline.config import MULTI_PROCESS_BEAM_ARGS, REPO_ROOT, DataConfig, PipelineConfig
 
 IMAGE_REPO_ROOT = "/pipeline"  # where kubeflow/Dockerfile copies the repository
@@ -29,7 +30,8 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
   task = inputs.task_from_schema(local_schema, kind)
   config = PipelineConfig(name=name, output_dir=root, data=DataConfig(path=data),
-                          schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT))
+                          schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT),
+                          sources_sha256=sources.sources_sha256(local_schema))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
   definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS))

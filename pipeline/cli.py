@@ -40,8 +40,9 @@ with native_stderr_silenced(QUIET):
   from models.embeddings.handles import EmbeddingHandleError  # noqa: E402
   from models.embeddings.minilm_files import PretrainedFilesError  # noqa: E402
   from pipeline.config import DataConfig, GateConfig, PipelineConfig  # noqa: E402
+  from pipeline.run_lock import PipelineBusyError  # noqa: E402
 
-USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError)
+USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError, PipelineBusyError)
 _ERROR_IN_TEXT = re.compile(r"(?:^|[.\s'\"])(" + "|".join(e.__name__ for e in USER_ERRORS) + r"): (.*)", re.S)
 
 
@@ -99,12 +100,15 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--min-accuracy", type=float, default=None,
                    help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
   run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
+  run.add_argument("--resume", action="store_true",
+                   help="reuse the outputs of components whose inputs, settings and code are unchanged since "
+                        "they last completed (TFX's cache): a killed run starts again where it stopped")
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
   args = p.parse_args(argv)
   config = PipelineConfig(
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
-      schema_path=args.schema, infer_schema=args.infer_schema,
+      schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
       data=DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
                       task=args.task, label_delimiter=args.label_delimiter),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,

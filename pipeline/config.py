@@ -72,6 +72,11 @@ class PipelineConfig:
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
   beam_args: tuple[str, ...] = IN_PROCESS_BEAM_ARGS
+  # --resume: reuse the outputs of components whose inputs, settings and sources are
+  # unchanged (TFX's cache). sources_sha256 (pipeline/sources.py, set by run.prepare) is
+  # what makes the cache see code and curated-schema changes.
+  resume: bool = False
+  sources_sha256: str = ""
   cache_dir: str = str(handles.default_cache_dir().parent)  # extracted/downloaded datasets
 
   @property

@@ -1,6 +1,6 @@
 """The TFX pipeline definition: which components and how they are wired. No I/O here.
 
-TextExampleGen -> StatisticsGen -> SchemaGen or ImportSchemaGen (curated) -> ExampleValidator
+TextExampleGen -> StatisticsGen -> SchemaGen or CuratedSchemaGen -> ExampleValidator
 -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. last blessed) -> StagedPusher.
 The data's layout (pipeline/inputs.Dataset) and the task (models/task.Task) arrive
 decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data.
@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.curated_schema_gen.component import CuratedSchemaGen
 from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
@@ -47,7 +48,8 @@ def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Ta
     holdout = tfx.proto.SplitConfig(splits=[_split(TRAIN, config.data.holdout_buckets - 1), _split(missing, 1)],
                                     partition_feature_name=partition)
   return TextExampleGen(input_base=dataset.input_base, task=task, input_config=input_config,
-                        output_config=output_config, holdout=holdout, ignored_folders=dataset.ignored_folders)
+                        output_config=output_config, holdout=holdout, ignored_folders=dataset.ignored_folders,
+                        sources_sha256=config.sources_sha256)
 
 
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
@@ -64,7 +66,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   schema = config.curated_schema
   if schema:
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema)
+    schema_gen = CuratedSchemaGen(schema_file=schema, sources_sha256=config.sources_sha256)
   else:
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=task.kind != task_lib.MULTI_LABEL)
@@ -116,6 +118,6 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                   transform, trainer, baseline, evaluator, pusher],
-      enable_cache=False,
+      enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.beam_args))

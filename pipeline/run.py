@@ -16,6 +16,8 @@ from models import task as task_lib
 from models.embeddings import handles
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
+from pipeline import run_lock
+from pipeline import sources
 from pipeline import summary
 from pipeline.config import MULTI_PROCESS_BEAM_ARGS, PipelineConfig
 
@@ -24,22 +26,30 @@ BEAM = "beam"
 
 
 class _ProgressFilter(logging.Filter):
-  """Passes component progress and errors; drops the rest unless verbose."""
+  """Passes component progress and errors; drops the rest unless verbose. A component
+  whose outputs came from TFX's cache (--resume) is shown as reused."""
 
   def __init__(self, verbose: bool):
     super().__init__()
     self._verbose = verbose
     self._started = {}
+    self._running = None
+    self._cached = set()
 
   def filter(self, record: logging.LogRecord) -> bool:
     if self._verbose or record.levelno >= logging.ERROR:
       return True
     message = record.getMessage()
+    if message.startswith("A cached execution ") and self._running:
+      self._cached.add(self._running)
+      return False
     if message.startswith("Component ") and message.endswith((" is running.", " is finished.")):
       name = message.split(" ")[1]
       if message.endswith("running."):
-        self._started[name] = time.time()
+        self._started[name], self._running = time.time(), name
         record.msg, record.args = f"[pipeline] {name} ...", ()
+      elif name in self._cached:
+        record.msg, record.args = f"[pipeline] {name} reused from an earlier run (--resume)", ()
       else:
         record.msg, record.args = f"[pipeline] {name} done in {time.time() - self._started.get(name, time.time()):.1f} s", ()
       return True
@@ -68,6 +78,7 @@ def prepare(config: PipelineConfig) -> tuple[PipelineConfig, inputs.Dataset, tas
   happens here, before the pipeline is defined."""
   dataset = inputs.find(config.data, config.cache_dir)
   config = config.replace(name=config.name or dataset.name)
+  config = config.replace(sources_sha256=sources.sources_sha256(config.curated_schema))
   task = inputs.decide_task(dataset, config.data, config.curated_schema)
   summary.check_baseline_task(config.metadata_path, task)
   return config, dataset, task
@@ -97,6 +108,12 @@ def run(config: PipelineConfig, runner: str = LOCAL) -> summary.RunSummary:
     raise ValueError(f"unknown runner {runner!r} (expected {LOCAL!r} or {BEAM!r})")
   start = time.time()
   config, dataset, task = prepare(config)
+  with run_lock.held(config.metadata_path, config.name):
+    return _run_prepared(config, dataset, task, runner, start)
+
+
+def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task, runner: str,
+                  start: float) -> summary.RunSummary:
   print(f"[pipeline] {config.name}: {task.kind} task, {len(task.labels)} labels "
         f"({', '.join(task.labels[:8])}{', ...' if len(task.labels) > 8 else ''}); splits in the data: "
         f"{', '.join(dataset.splits)}; schema: {config.curated_schema or 'inferred by SchemaGen'}", flush=True)

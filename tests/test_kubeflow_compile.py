@@ -10,7 +10,7 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
                                          str(tmp_path / "spec.json"))
   spec = json.loads(open(out).read())["pipelineSpec"]
   tasks = spec["root"]["dag"]["tasks"]
-  for name in ("TextExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+  for name in ("TextExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator", "AnomaliesGate",
                "Transform", "Trainer", "Evaluator", "Pusher"):
     assert name in tasks, name
   assert "AnomaliesGate" in tasks["Transform"].get("dependentTasks", [])

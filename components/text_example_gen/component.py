@@ -4,7 +4,8 @@ Reads class folders (`<split>/<class>/*.txt` or `<class>/*.txt`), CSV and JSON L
 into tf.Examples with two features, `text` and `label` (several values in a multi-label
 task), whatever the input's column names. Configured as every FileBasedExampleGen is:
 input_base, an input_config of split patterns and an output_config; the task and an
-optional train/eval holdout travel in the custom config (see executor.py).
+optional train/eval holdout travel in the custom config (see executor.py), with the
+run's sources fingerprint, which only keys TFX's cache (pipeline/sources.py).
 """
 from typing import Optional, Sequence
 
@@ -23,7 +24,7 @@ class TextExampleGen(FileBasedExampleGen):
   def __init__(self, input_base: str, task: task_lib.Task, input_config: example_gen_pb2.Input,
                output_config: Optional[example_gen_pb2.Output] = None,
                holdout: Optional[example_gen_pb2.SplitConfig] = None,
-               ignored_folders: Sequence[str] = ()):
+               ignored_folders: Sequence[str] = (), sources_sha256: str = ""):
     super().__init__(input_base=input_base, input_config=input_config,
                      output_config=output_config or example_gen_pb2.Output(),  # output splits = input splits
-                     custom_config=executor.make_custom_config(task, holdout, ignored_folders))
+                     custom_config=executor.make_custom_config(task, holdout, ignored_folders, sources_sha256))

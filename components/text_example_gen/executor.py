@@ -32,14 +32,16 @@ from models import task as task_lib
 TASK_KEY = "task"                      # models.task.Task as JSON
 HOLDOUT_KEY = "holdout"                # example_gen_pb2.SplitConfig as JSON, applied to HOLDOUT_SOURCE
 IGNORED_FOLDERS_KEY = "ignored_folders"  # class folders without labels (aclImdb's train/unsup)
+SOURCES_SHA256_KEY = "sources_sha256"  # read by nothing: keys TFX's cache (pipeline/sources.py)
 HOLDOUT_SOURCE = "train"
 
 
 def make_custom_config(task: task_lib.Task, holdout: Optional[example_gen_pb2.SplitConfig],
-                       ignored_folders=()) -> example_gen_pb2.CustomConfig:
+                       ignored_folders=(), sources_sha256: str = "") -> example_gen_pb2.CustomConfig:
   values = struct_pb2.Struct()
   values.update({TASK_KEY: task.to_json(), IGNORED_FOLDERS_KEY: list(ignored_folders),
-                 HOLDOUT_KEY: json_format.MessageToJson(holdout) if holdout else ""})
+                 HOLDOUT_KEY: json_format.MessageToJson(holdout) if holdout else "",
+                 SOURCES_SHA256_KEY: sources_sha256})
   config = example_gen_pb2.CustomConfig()
   config.custom_config.Pack(values)
   return config
