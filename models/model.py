@@ -1,7 +1,8 @@
 """The classifier: the TF Hub tutorial's architecture on any text-embedding module.
 
 hub.KerasLayer(handle, trainable) -> Dense(hidden, relu) -> a head for the task's kind,
-trained with Adam on logits:
+trained on logits with Adam (lazy on embedding tables: only the rows a batch used move,
+models/lazy_adam.py):
   binary        Dense(1),  sigmoid cross-entropy (the tutorial)
   multi-class   Dense(n),  softmax cross-entropy over the n labels
   multi-label   Dense(n),  a sigmoid cross-entropy per label
@@ -17,6 +18,7 @@ import tensorflow_text  # noqa: F401  registers the tokenizer ops the module use
 import tf_keras as keras
 
 from models import features
+from models.lazy_adam import LazyAdam
 from models import task as task_lib
 
 
@@ -79,7 +81,7 @@ def probabilities(logits: tf.Tensor, task: task_lib.Task) -> tf.Tensor:
 
 def compile_for_training(model: keras.Model, config: ModelConfig, task: task_lib.Task) -> keras.Model:
   loss, metrics = loss_and_metrics(task)
-  model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
+  model.compile(optimizer=LazyAdam(config.learning_rate), loss=loss, metrics=metrics)
   return model
 
 
