@@ -25,13 +25,13 @@ ACLIMDB_SPLITS = ("train=train/*/*.txt", "test=test/*/*.txt")
 
 
 def compile_pipeline(image: str, data: str, root: str, output_file: str, name: str = "imdb-sentiment",
-                     splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto") -> str:
+                     splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=()) -> str:
   """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving."""
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
   task = inputs.task_from_schema(local_schema, kind)
   config = PipelineConfig(name=name, output_dir=root, data=DataConfig(path=data),
                           schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT),
-                          sources_sha256=sources.sources_sha256(local_schema))
+                          sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
   definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS))
@@ -55,9 +55,12 @@ def main(argv=None) -> None:
   p.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS])
   p.add_argument("--root", default="/tfx", help="output folder as the containers see it")
   p.add_argument("--output", default=DEFAULT_OUTPUT)
+  p.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
+                 help="a Beam pipeline option for every Beam-powered step, repeatable (default: DirectRunner, "
+                      "2 worker processes in the step's container)")
   args = p.parse_args(argv)
   print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
-                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task))
+                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or ()))
 
 
 if __name__ == "__main__":

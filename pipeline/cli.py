@@ -100,6 +100,9 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--min-accuracy", type=float, default=None,
                    help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
   run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
+  run.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
+                   help="a Beam pipeline option for every Beam-powered component, repeatable "
+                        "(--beam-arg=--runner=FlinkRunner); replaces the DirectRunner defaults")
   run.add_argument("--resume", action="store_true",
                    help="reuse the outputs of components whose inputs, settings and code are unchanged since "
                         "they last completed (TFX's cache): a killed run starts again where it stopped")
@@ -109,6 +112,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
       schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
+      beam_args=tuple(args.beam_arg or ()),
       data=DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
                       task=args.task, label_delimiter=args.label_delimiter),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,

@@ -16,8 +16,8 @@ from models.model import ModelConfig
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# Beam settings for every Beam-powered component. In-process is fastest on the bundled
-# sample; the Beam orchestrator example uses multi-processing with 2 workers.
+# Beam settings for every Beam-powered component, unless --beam-arg gives others. In-process
+# is fastest on the bundled sample; the Beam orchestrator and Kubeflow use 2 worker processes.
 IN_PROCESS_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 MULTI_PROCESS_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
@@ -71,7 +71,9 @@ class PipelineConfig:
   data: DataConfig = DataConfig()
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
-  beam_args: tuple[str, ...] = IN_PROCESS_BEAM_ARGS
+  # Beam pipeline options for every Beam-powered component (--beam-arg, repeatable): they
+  # replace the orchestrator's DirectRunner defaults above (README: Beam past one machine).
+  beam_args: tuple[str, ...] = ()
   # --resume: reuse the outputs of components whose inputs, settings and sources are
   # unchanged (TFX's cache). sources_sha256 (pipeline/sources.py, set by run.prepare) is
   # what makes the cache see code and curated-schema changes.
@@ -114,7 +116,8 @@ class PipelineConfig:
 def config_from_env(environ=None) -> PipelineConfig:
   """PipelineConfig with overrides from TFX_TEXT_DATA, TFX_TEXT_TEXT_COLUMN,
   TFX_TEXT_LABEL_COLUMN, TFX_TEXT_TASK, TFX_TEXT_OUTPUT_DIR, TFX_TEXT_NAME,
-  TFX_TEXT_EMBEDDING and TFX_TEXT_EPOCHS: how the tfx CLI's pipeline files are configured."""
+  TFX_TEXT_EMBEDDING, TFX_TEXT_EPOCHS and TFX_TEXT_BEAM_ARGS (space-separated): how the tfx
+  CLI's pipeline files are configured."""
   env = os.environ if environ is None else environ
   config = PipelineConfig()
   data_changes = {field: env[var] for var, field in (
@@ -126,6 +129,8 @@ def config_from_env(environ=None) -> PipelineConfig:
     config = config.replace(output_dir=env["TFX_TEXT_OUTPUT_DIR"])
   if "TFX_TEXT_NAME" in env:
     config = config.replace(name=env["TFX_TEXT_NAME"])
+  if env.get("TFX_TEXT_BEAM_ARGS"):
+    config = config.replace(beam_args=tuple(env["TFX_TEXT_BEAM_ARGS"].split()))
   model_changes = {}
   if "TFX_TEXT_EMBEDDING" in env:
     model_changes["embedding_handle"] = env["TFX_TEXT_EMBEDDING"]

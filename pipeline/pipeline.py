@@ -19,7 +19,7 @@ from models import task as task_lib
 from models import trainer as trainer_module
 from models import preprocessing
 from pipeline import evaluation
-from pipeline.config import PipelineConfig
+from pipeline.config import IN_PROCESS_BEAM_ARGS, PipelineConfig
 from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 
 TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
@@ -120,4 +120,4 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
                   transform, trainer, baseline, evaluator, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.beam_args))
+      beam_pipeline_args=list(config.beam_args or beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

@@ -28,3 +28,16 @@ def test_multi_label_task_from_the_curated_schema(tmp_path):
   text = open(out).read()
   assert "multi-label" in text and "grief" in text and "dev.csv" in text
   assert "gs://b/tfx/serving/goemotions" in text
+
+
+def test_beam_args_reach_every_beam_step(tmp_path):
+  flink = ("--runner=PortableRunner", "--job_endpoint=flink-jobserver:8099", "--environment_type=EXTERNAL")
+  out = kubeflow_runner.compile_pipeline("img", "gs://b/aclImdb", "gs://b/tfx", str(tmp_path / "spec.json"),
+                                         beam_args=flink)
+  executors = json.loads(open(out).read())["pipelineSpec"]["deploymentSpec"]["executors"]
+  beam_steps = [e["container"]["args"] for name, e in executors.items()
+                if any(step in name for step in ("TextExampleGen", "StatisticsGen", "Transform", "Evaluator"))]
+  assert len(beam_steps) == 4
+  for args in beam_steps:
+    assert all(option in args for option in flink), args
+    assert "--direct_running_mode=multi_processing" not in args
