@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -21,6 +21,7 @@ notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the lat
 	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
 MODEL ?= imdb_sentiment
+EMBEDDINGS ?= minilm-bigram-bag use-multilingual-v3
 serve: setup      ## the local TF Serving-compatible server on a pushed model (MODEL=trec ...; gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
 	  --model_base_path=outputs/serving/$(MODEL) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
@@ -30,6 +31,9 @@ test: setup       ## every test (unit, bad input, end to end, orchestrators)
 
 test-fast: setup  ## tests that do not run the whole pipeline
 	$(ENV) run python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-tf-serving-compat: setup ## pushed models under TF Serving 2.19.1's TensorFlow (a Python 3.11 venv; not in CI)
+	EMBEDDINGS="$(EMBEDDINGS)" scripts/tf_serving_compat.sh
 
 bench: setup      ## run the pipeline and append a results row to BENCHMARKS.md (ARGS: cli flags)
 	$(ENV) run python -m benchmarks.pipeline_bench $(ARGS)
