@@ -74,12 +74,23 @@ def test_push_renames_a_complete_version_into_place(tmp_path):
 
 
 def test_two_pushes_in_one_second_get_two_versions(tmp_path):
-  model = _model_artifact(tmp_path / "model")
   base = tmp_path / "serving"
-  first = _push(str(model), str(base), str(tmp_path / "pushed-1")).get_string_custom_property("pushed_version")
-  second = _push(str(model), str(base), str(tmp_path / "pushed-2")).get_string_custom_property("pushed_version")
+  first = _push(str(_model_artifact(tmp_path / "model-1", 1.0)), str(base),
+                str(tmp_path / "pushed-1")).get_string_custom_property("pushed_version")
+  second = _push(str(_model_artifact(tmp_path / "model-2", 2.0)), str(base),
+                 str(tmp_path / "pushed-2")).get_string_custom_property("pushed_version")
   assert int(second) > int(first)
   assert sorted(_versions_a_server_would_load(base)) == [int(first), int(second)]
+
+
+def test_a_model_already_served_is_not_pushed_again(tmp_path):
+  """A --resume of a finished run reuses the Trainer's model: same SavedModel, no new version."""
+  model, base = _model_artifact(tmp_path / "model"), tmp_path / "serving"
+  first = _push(str(model), str(base), str(tmp_path / "pushed-1"))
+  again = _push(str(model), str(base), str(tmp_path / "pushed-2"))
+  assert again.get_int_custom_property("pushed") == 1
+  assert again.get_string_custom_property("pushed_version") == first.get_string_custom_property("pushed_version")
+  assert len(_versions_a_server_would_load(base)) == 1
 
 
 def test_an_unblessed_model_is_not_pushed(tmp_path):

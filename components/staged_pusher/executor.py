@@ -8,6 +8,10 @@ load. Here the copy goes to a staging folder whose name parses as no version
 system a server sees the whole version or none of it. While it copies, the push holds
 an flock on `.incomplete-<id>.lock`; the next push removes staging folders whose lock
 is free (their push died). Servers ignore them either way.
+
+A model already served from the destination (the same SavedModel fingerprint, e.g. a
+`--resume` of a finished run, where the Trainer's model is reused) is not copied again:
+the push records the version that holds it.
 """
 import contextlib
 import fcntl
@@ -27,6 +31,7 @@ from tfx.utils import proto_utils
 
 STAGING_PREFIX = ".incomplete-"
 LOCK_SUFFIX = ".lock"
+FINGERPRINT = "fingerprint.pb"   # TF's SavedModel fingerprint: hashes of the graph, signatures and variables
 
 
 class Executor(pusher_executor.Executor):
@@ -55,6 +60,10 @@ def push(model_path: str, base: str) -> tuple[str, str]:
   version number from now (UNIX seconds). Returns (version, its path)."""
   fileio.makedirs(base)
   remove_abandoned_staging(base)
+  served = version_serving(model_path, base)
+  if served:
+    logging.info("%s already holds this model (same SavedModel fingerprint); not pushed again", served)
+    return os.path.basename(served), served
   staging = os.path.join(base, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
   with _lock(staging + LOCK_SUFFIX):
     io_utils.copy_dir(model_path, staging)   # saved_model.pb last, as TFX's Pusher does
@@ -64,6 +73,22 @@ def push(model_path: str, base: str) -> tuple[str, str]:
     serving_path = os.path.join(base, str(version))
     fileio.rename(staging, serving_path)       # refuses an existing target: never merged into one
   return str(version), serving_path
+
+
+def version_serving(model_path: str, base: str) -> str:
+  """The version folder under base holding the same SavedModel as model_path ('' if none)."""
+  source = os.path.join(model_path, FINGERPRINT)
+  if not fileio.exists(source):
+    return ""
+  with fileio.open(source, "rb") as f:
+    fingerprint = f.read()
+  for name in sorted(fileio.listdir(base), reverse=True):
+    candidate = os.path.join(base, name.rstrip("/"), FINGERPRINT)
+    if name.rstrip("/").isdigit() and fileio.exists(candidate):
+      with fileio.open(candidate, "rb") as f:
+        if f.read() == fingerprint:
+          return os.path.join(base, name.rstrip("/"))
+  return ""
 
 
 def remove_abandoned_staging(base: str) -> list[str]:
