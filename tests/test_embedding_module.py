@@ -111,11 +111,13 @@ def test_a_changed_builder_rebuilds_without_a_version_bump(tmp_path, monkeypatch
   monkeypatch.setitem(registry.REGISTRY, "fake", registry.Embedding("fake", "", build=fake_embedding_builder.build))
   first = handles.resolve("fake", tmp_path / "cache")
   assert handles.resolve("fake", tmp_path / "cache") == first and len(fake_embedding_builder.CALLS) == 1
-  source.write_text(_FAKE_BUILDER.format(marker="two"))       # the builder changes
+  # The builder changes (to a different length: within the same second, Python would
+  # otherwise take the first version's cached bytecode as current).
+  source.write_text(_FAKE_BUILDER.format(marker="second"))
   changed = importlib.reload(fake_embedding_builder)
   monkeypatch.setitem(registry.REGISTRY, "fake", registry.Embedding("fake", "", build=changed.build))
   second = handles.resolve("fake", tmp_path / "cache")
-  assert second != first and (pathlib.Path(second) / "saved_model.pb").read_bytes() == b"two"
+  assert second != first and (pathlib.Path(second) / "saved_model.pb").read_bytes() == b"second"
   # The registered builders' keys cover the modules they use.
   used = {m.__name__ for m in registry._builder_modules(registry.REGISTRY["minilm-bigram-bag"].build)}  # pylint: disable=protected-access
   assert {"models.embeddings.ngram_bag", "models.embeddings.wordpiece_bag", "models.embeddings.minilm_files",
