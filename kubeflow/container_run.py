@@ -25,6 +25,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -52,11 +53,11 @@ class TaskFailed(RuntimeError):
 
 
 def default_engine() -> list:
-  for engine in ("docker", "podman"):
-    if engine == "docker" and subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-      continue
-    if subprocess.run(["sh", "-c", f"command -v {engine}"], capture_output=True).returncode == 0:
-      return [engine]
+  """docker where its daemon answers, else podman: the choice scripts/image.sh makes."""
+  if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+    return ["docker"]
+  if shutil.which("podman"):
+    return ["podman"]
   raise SystemExit("no container engine: install podman (Debian: apt-get install podman runc) or docker")
 
 
