@@ -21,7 +21,6 @@ import sys
 import tarfile
 import time
 
-
 from benchmarks.pipeline_bench import component_seconds, machine
 from models import thresholds as thresholds_lib
 from pipeline import cli

@@ -94,17 +94,22 @@ def constant(name: str, task: str, spec: dict) -> dict:
   if "constantValue" in value:
     return value["constantValue"]
   if "constant" in value:  # a google.protobuf.Value
-    c = value["constant"]
-    if isinstance(c, str):
-      return {"stringValue": c}
-    if isinstance(c, bool) or not isinstance(c, (int, float)):
-      return {"stringValue": json.dumps(c)}
-    return {"intValue": str(c)} if float(c).is_integer() else {"doubleValue": c}
+    return as_parameter_value(value["constant"])
   raise SpecError(f"task {task}: parameter {name} is not a compiled constant ({spec}); "
                   f"runtime parameters are not supported here")
 
 
+def as_parameter_value(value) -> dict:
+  """A google.protobuf.Value's Python value as an ExecutorInput `parameters` Value."""
+  if isinstance(value, str):
+    return {"stringValue": value}
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    return {"stringValue": json.dumps(value)}
+  return {"intValue": str(int(value))} if float(value).is_integer() else {"doubleValue": value}
+
+
 def as_struct_value(value: dict):
+  """The inverse: an ExecutorInput `parameters` Value as a google.protobuf.Value's Python value."""
   if "stringValue" in value:
     return value["stringValue"]
   if "intValue" in value:
@@ -292,9 +297,7 @@ class LocalBackend:
     produced = json.loads(path.read_text())
     for key, value in produced.get("parameterValues", {}).items():
       executor_input["inputs"]["parameterValues"][key] = value
-      executor_input["inputs"]["parameters"][key] = (
-          {"stringValue": value} if isinstance(value, str) else
-          {"intValue": str(int(value))} if float(value).is_integer() else {"doubleValue": value})
+      executor_input["inputs"]["parameters"][key] = as_parameter_value(value)
     for key, artifacts in produced.get("artifacts", {}).items():
       if key in outputs and artifacts.get("artifacts"):
         outputs[key][0]["metadata"].update(artifacts["artifacts"][0].get("metadata", {}))

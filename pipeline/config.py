@@ -109,6 +109,10 @@ class PipelineConfig:
     """TF Serving's model base path: <serving>/<model_name>/<version>/."""
     return os.path.join(self.output_dir, "serving", self.serving_name)
 
+  def beam_pipeline_args(self, orchestrator_default=IN_PROCESS_BEAM_ARGS) -> list:
+    """The --beam-arg options where given, else the orchestrator's DirectRunner settings."""
+    return list(self.beam_args or orchestrator_default)
+
   def replace(self, **changes) -> "PipelineConfig":
     return dataclasses.replace(self, **changes)
 

@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
 from pipeline import run
-from pipeline.config import IN_PROCESS_BEAM_ARGS, DataConfig, PipelineConfig
+from pipeline.config import DataConfig, PipelineConfig
 
 
 def infer(data_path: str, out_path: str, **data_options) -> str:
@@ -32,7 +32,7 @@ def infer(data_path: str, out_path: str, **data_options) -> str:
         pipeline_name=config.name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen],
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
-        beam_pipeline_args=list(config.beam_args or IN_PROCESS_BEAM_ARGS)))
+        beam_pipeline_args=config.beam_pipeline_args()))
     schema_dir = os.path.join(config.pipeline_root, "SchemaGen", "schema")
     produced = os.path.join(schema_dir, sorted(os.listdir(schema_dir))[-1], "schema.pbtxt")
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)

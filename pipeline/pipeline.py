@@ -138,4 +138,4 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
                   transform, trainer, *([baseline_node] if baseline_node else []), evaluator, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=list(config.beam_args or beam_pipeline_args or IN_PROCESS_BEAM_ARGS))
+      beam_pipeline_args=config.beam_pipeline_args(beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

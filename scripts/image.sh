@@ -39,7 +39,7 @@ build_args=()
 case "$BASE" in
   official) ;;
   userland)
-    if ! $ENGINE image exists "$LOCAL_BASE" 2>/dev/null && ! $ENGINE image inspect "$LOCAL_BASE" >/dev/null 2>&1; then
+    if ! $ENGINE image inspect "$LOCAL_BASE" >/dev/null 2>&1; then
       "$REPO/scripts/env.sh" setup
       rootfs="$("$REPO/scripts/env.sh" rootfs-path)"
       log "importing $LOCAL_BASE from $rootfs (its operating system; not its venv)"
