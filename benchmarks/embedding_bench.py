@@ -53,8 +53,9 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--data", default=FULL_DATA)
   p.add_argument("--embeddings", default=",".join(offline), help=f"comma-separated (default: {','.join(offline)})")
-  p.add_argument("--batch-size", type=int, default=128)
+  p.add_argument("--batch-size", type=int, default=None, help="default: the embedding's (registry), else 128")
   p.add_argument("--epochs", type=int, default=PipelineConfig().model.epochs)
+  p.add_argument("--learning-rate", type=float, default=None, help="default: the embedding's, else ModelConfig's")
   p.add_argument("--output-dir", default=str(REPO_ROOT / "outputs" / "bench-embeddings"))
   p.add_argument("--no-peers", action="store_true", help="skip the NB-weighted logistic regression rows")
   args = p.parse_args(argv)
@@ -68,10 +69,13 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.output_dir) / name
     shutil.rmtree(out, ignore_errors=True)  # a fresh MLMD: no baseline from older runs
     base = PipelineConfig(name="imdb-sentiment")  # the curated IMDB schema; its own output dir
+    tuned = registry.training_defaults(name)
     config = base.replace(
         output_dir=str(out), data=DataConfig(path=args.data),
         model=dataclasses.replace(base.model, embedding_handle=name, trainable=registry.default_trainable(name),
-                                  batch_size=args.batch_size, epochs=args.epochs))
+                                  batch_size=args.batch_size or tuned.get("batch_size", 128), epochs=args.epochs,
+                                  learning_rate=args.learning_rate or tuned.get("learning_rate",
+                                                                                base.model.learning_rate)))
     print(f"[bench] {name} ({'fine-tuned' if config.model.trainable else 'frozen'}) on {args.data}", flush=True)
     result = run.run(config)
     print(result.table(), flush=True)
@@ -84,9 +88,12 @@ def main(argv=None) -> int:
     data = "full IMDB" if args.data == FULL_DATA else pathlib.Path(args.data).name
     flags = [] if args.data == FULL_DATA else [f"--data {args.data}"]
     flags.append(f"--embeddings {name}")
+    flags += [f"--{flag} {value:g}" for flag, value in (
+        ("batch-size", args.batch_size), ("learning-rate", args.learning_rate)) if value]
     rows.append(
         f"| {datetime.date.today()} | {machine()} | {data} | {name} | "
-        f"{'fine-tuned' if config.model.trainable else 'frozen'} | {config.model.epochs} | {config.model.batch_size} "
+        f"{'fine-tuned' if config.model.trainable else 'frozen'}, lr {config.model.learning_rate:g} "
+        f"| {config.model.epochs} | {config.model.batch_size} "
         f"| {config.model.dropout:g} "
         f"| {result.accuracy or float('nan'):.4f} | {result.auc or float('nan'):.4f} "
         f"| {trainer_s:.0f} | {n_train / trainer_s if trainer_s else 0:.0f} | {evaluator_s:.0f} "
@@ -111,7 +118,7 @@ def peer_rows(config: PipelineConfig, result, args) -> list:
   rows = []
   for n in (2, 3):
     peer = nblr_peer.nb_logistic_regression(train, test, positive=labels[1], ngram_max=n)
-    name = f"peer: NB-LR word 1-{n}-grams (scikit-learn, C=0.1)"
+    name = f"peer: NB-LR word 1-{n}-grams (scikit-learn, C=0.1, our tokens)"
     print(f"[bench] {name}: accuracy {peer['accuracy']:.4f}, AUC {peer['auc']:.4f}", flush=True)
     rows.append(
         f"| {datetime.date.today()} | {machine()} | {data} | {name} | - | - | - | - "

@@ -6,12 +6,23 @@ split, then an L2 logistic regression (C=0.1). It reads the pipeline's own Examp
 output (the train and test splits our model saw), so the two rows compare models on the
 same examples, measured on the same machine at the same time.
 """
+import re
 import time
 
 import numpy as np
 
 from models import features
 from pipeline import summary
+
+
+# The words of models/embeddings/nb_ngram_bag.py (there in RE2): runs of letters, digits, _
+# and ', and ! ? . , each a word. On the eval split this lifts NB-LR on 1-3-grams from
+# 0.909 (scikit-learn's default tokens) to 0.919 (C=0.1), so the peer is the stronger one.
+TOKENS = r"[\w']+|[!?.,]"
+
+
+def _preprocess(text: str) -> str:
+  return re.sub(r"<br */?>", " ", text.lower())
 
 
 def read_split(examples_uri: str, split: str) -> tuple[list, list]:
@@ -42,7 +53,8 @@ def nb_logistic_regression(train: tuple[list, list], test: tuple[list, list], po
   from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
   from sklearn.metrics import roc_auc_score  # pylint: disable=import-outside-toplevel
   start = time.time()
-  vectorizer = CountVectorizer(ngram_range=(1, ngram_max), binary=True)
+  vectorizer = CountVectorizer(ngram_range=(1, ngram_max), binary=True, preprocessor=_preprocess,
+                               token_pattern=TOKENS)
   x = vectorizer.fit_transform(train[0])
   y = np.array([label == positive for label in train[1]])
   p = np.asarray(x[y].sum(axis=0)).ravel() + 1.0     # Laplace-smoothed counts per class

@@ -22,6 +22,9 @@ from models.lazy_adam import LazyAdam
 from models import task as task_lib
 
 
+EMBEDDING_LAYER = "embedding"   # the hub.KerasLayer's name in the classifier
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Hyper-parameters; the pipeline passes them to the Trainer as custom_config."""
@@ -86,7 +89,7 @@ def compile_for_training(model: keras.Model, config: ModelConfig, task: task_lib
 
 
 def embedding_layer(config: ModelConfig, embedding_path: str) -> hub.KerasLayer:
-  return hub.KerasLayer(embedding_path, trainable=config.trainable, name="embedding")
+  return hub.KerasLayer(embedding_path, trainable=config.trainable, name=EMBEDDING_LAYER)
 
 
 def build_classifier(config: ModelConfig, embedding_path: str, task: task_lib.Task,

@@ -25,6 +25,7 @@ from tfx_bsl.public import tfxio
 
 from models import features
 from models import model as model_lib
+from models import nb_ratio
 from models import preprocessing
 from models import task as task_lib
 from models import thresholds as thresholds_lib
@@ -32,6 +33,11 @@ from models.embeddings import handles
 
 MODEL_CONFIG_KEY = "model"                        # custom_config: ModelConfig as a dict
 TASK_CONFIG_KEY = preprocessing.TASK_CONFIG_KEY   # custom_config: the Task as JSON
+# Examples held for shuffling the train split. ExampleGen keeps the source's order, and a
+# source may be sorted by label (aclImdb: 11k negative reviews, then 11k positive); with
+# tfxio's default of 10,000 the first batches of every epoch were nearly all negative.
+# 100,000 covers IMDB, TREC and GoEmotions whole (about 130 MB of IMDB-length texts).
+SHUFFLE_BUFFER = 100_000
 
 
 def _label_shape(task: task_lib.Task) -> list:
@@ -44,7 +50,7 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size, shuffle, ta
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, label_key=features.LABEL_XF, num_epochs=1, shuffle=shuffle,
-          shuffle_seed=0),
+          shuffle_buffer_size=SHUFFLE_BUFFER, shuffle_seed=0),
       tf_transform_output.transformed_metadata.schema,
   ).map(lambda x, y: (tf.reshape(x[features.TEXT_XF], [-1]),
                       tf.reshape(tf.cast(y, dtype), _label_shape(task))))
@@ -135,6 +141,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
   if config.trainable:
     model = model_lib.build_classifier(config, embedding_path, task)
+    nb_ratio.set_from_train_split(model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object, train, task)
     model.fit(train, validation_data=evaluation, epochs=config.epochs, verbose=2, callbacks=callbacks)
   else:
     # Frozen: embed every example once, train the head on the cached vectors.

@@ -92,8 +92,10 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   tuning.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
   tuning.add_argument("--fine-tune", action="store_true", help="fine-tune the embedding (trainable=True)")
   run.add_argument("--epochs", type=int, default=defaults.model.epochs)
-  run.add_argument("--batch-size", type=int, default=defaults.model.batch_size)
-  run.add_argument("--learning-rate", type=float, default=defaults.model.learning_rate)
+  run.add_argument("--batch-size", type=int, default=None,
+                   help=f"default: the embedding's measured best, else {defaults.model.batch_size}")
+  run.add_argument("--learning-rate", type=float, default=None,
+                   help=f"default: the embedding's measured best, else {defaults.model.learning_rate:g}")
   run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
   run.add_argument("--hidden-units", type=int, default=None,
                    help="units of the Dense(relu) layer (default: 16, the tutorial's; 256 for multi-label)")
@@ -108,6 +110,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                         "they last completed (TFX's cache): a killed run starts again where it stopped")
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
   args = p.parse_args(argv)
+  tuned = registry.training_defaults(args.embedding)
   config = PipelineConfig(
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
@@ -118,8 +121,11 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,
                                 trainable=(not args.frozen) if (args.frozen or args.fine_tune)
                                 else registry.default_trainable(args.embedding),
-                                epochs=args.epochs, batch_size=args.batch_size,
-                                learning_rate=args.learning_rate, dropout=args.dropout,
+                                epochs=args.epochs,
+                                batch_size=args.batch_size or tuned.get("batch_size", defaults.model.batch_size),
+                                learning_rate=args.learning_rate or tuned.get("learning_rate",
+                                                                              defaults.model.learning_rate),
+                                dropout=args.dropout,
                                 hidden_units=args.hidden_units),
       gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
   return config, args

@@ -16,7 +16,7 @@ import pathlib
 import sys
 from typing import Callable, Optional
 
-from models.embeddings import minilm_encoder, ngram_bag, use_multilingual, wordpiece_bag
+from models.embeddings import minilm_encoder, nb_ngram_bag, ngram_bag, use_multilingual, wordpiece_bag
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,10 @@ class Embedding:
   build: Optional[Callable[[pathlib.Path], pathlib.Path]] = None  # built offline into the cache
   url: str = ""                                                     # or fetched from a hub
   fine_tune: bool = True   # the default for --embedding NAME; --frozen / --fine-tune override
+  # The batch size and learning rate fine-tuning this module did best with on the full-IMDB
+  # eval split (benchmarks/embedding_results.md); None: ModelConfig's. Flags override.
+  batch_size: Optional[int] = None
+  learning_rate: Optional[float] = None
 
 
 REGISTRY = {e.name: e for e in (
@@ -33,6 +37,9 @@ REGISTRY = {e.name: e for e in (
               build=wordpiece_bag.build),
     Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default)",
               build=ngram_bag.build),
+    Embedding(nb_ngram_bag.NAME, "hashed word 1-3-grams scaled by Naive-Bayes log-count ratios from the "
+              "train split (NBSVM as a hub module; binary tasks), fine-tuned", build=nb_ngram_bag.build,
+              batch_size=256, learning_rate=3e-3),
     Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, "
               "normalised (frozen by default: ~22 reviews/s on 2 CPU cores)",
               build=minilm_encoder.build, fine_tune=False),
@@ -83,6 +90,15 @@ def cached_build_dir(cache_dir: pathlib.Path, embedding: Embedding) -> pathlib.P
 def default_trainable(handle: str) -> bool:
   """Fine-tune unless the registry says the module is used frozen (the tutorials fine-tune)."""
   return REGISTRY[handle].fine_tune if handle in REGISTRY else True
+
+
+def training_defaults(handle: str) -> dict:
+  """The registry's batch size and learning rate for the module, where it names them."""
+  entry = REGISTRY.get(handle)
+  if entry is None:
+    return {}
+  return {k: v for k, v in (("batch_size", entry.batch_size), ("learning_rate", entry.learning_rate))
+          if v is not None}
 
 
 def describe() -> str:

@@ -1,0 +1,84 @@
+"""The NBSVM lesson as a trainable TF Hub module: Naive-Bayes-scaled word n-grams beside the
+pretrained word-piece bag.
+
+Wang & Manning (2012): on sentiment, a linear model over binary word uni/bi/tri-grams
+whose columns are scaled by the Naive-Bayes log-count ratio r (computed on the train
+split) beats both Naive Bayes and a plain linear model. Here that becomes part of the
+embedding. Strings [batch] -> float32 [batch, 384 + 64 + NGRAM_DIM]:
+
+* the `minilm-bigram-bag` vector (pretrained word pieces, hashed word-piece bigrams);
+* word 1-3-grams (lower-cased, HTML line breaks dropped, ! ? . , kept as words), hashed
+  into `buckets` rows, each present n-gram counted once: sum_i r_i * W_i / sqrt(#n-grams).
+  W [buckets, NGRAM_DIM] starts small and random and is learned in fine-tuning; r [buckets] is not
+  trained: it starts at 1 (a plain hashed n-gram bag) and the Trainer sets it from the
+  train split's counts (models/nb_ratio.py) before fitting, through the module's
+  `ngram_ids` function and its `log_count_ratio` variable.
+
+r is saved with the module, so the trained SavedModel still maps raw text to vectors with
+tokenization in the graph. Ops: as `minilm-bigram-bag` plus RegexSplitWithOffsets for
+the words.
+"""
+import pathlib
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from models.embeddings import export
+
+NAME = "nb-word-ngram-bag"
+BUCKETS = 1 << 22
+NGRAM_DIM = 16
+INIT_STDDEV = 0.05
+MAX_WORDS = 4096
+# Words: letters, digits, _ and '; the punctuation below is a word of its own (NBSVM-style
+# tokenization: "!" and "?" carry sentiment; "<br />" is IMDB markup).
+_DELIMITERS = r"[^\pL\pN_'!?.,]+|[!?.,]"
+_KEPT = r"[!?.,]"
+_PRIME = (1 << 31) - 1
+_A, _B, _C = 2654435761, 40503, 97787
+
+
+def word_ngram_ids(texts, buckets: int, max_words: int = MAX_WORDS) -> tf.RaggedTensor:
+  """Strings [batch] -> the hashed ids of each text's distinct word 1-, 2- and 3-grams."""
+  text = tf.strings.regex_replace(tf_text.case_fold_utf8(texts), "<br */?>", " ")
+  words = tf_text.regex_split(text, _DELIMITERS, _KEPT)[:, :max_words]
+  w = words.with_flat_values(tf.strings.to_hash_bucket_fast(words.flat_values, _PRIME))
+  bi = w[:, :-1].with_flat_values((w[:, :-1].flat_values * _A + w[:, 1:].flat_values * _B) % _PRIME)
+  tri = bi[:, :-1].with_flat_values((bi[:, :-1].flat_values * _A + w[:, 2:].flat_values * _C) % _PRIME)
+  grams = tf.concat([w, bi, tri], axis=1)
+  rows = tf.cast(tf.shape(texts)[0], tf.int64)
+  keys, _ = tf.unique(grams.value_rowids() * buckets + grams.flat_values % buckets)  # row-major, as grams
+  return tf.RaggedTensor.from_value_rowids(keys % buckets, keys // buckets, nrows=rows)
+
+
+class NbNgramBag(tf.train.Checkpoint):
+  """Strings -> NB-scaled word n-gram vectors. A tf.train.Checkpoint for TF Hub's reusable
+  format (see wordpiece_bag.WordPieceBag)."""
+
+  def __init__(self, buckets: int = BUCKETS, ngram_dim: int = NGRAM_DIM):
+    super().__init__()
+    # Small random, not zero: a zero vector would feed the head's ReLUs exactly 0, where
+    # they pass no gradient.
+    start = tf.random.stateless_normal([buckets, ngram_dim], seed=[0, 1], stddev=INIT_STDDEV)
+    self.ngrams = tf.Variable(start, trainable=True, name="ngrams")
+    self.log_count_ratio = tf.Variable(tf.ones([buckets]), trainable=False, name="log_count_ratio")
+    self._buckets = buckets
+    self.variables = [self.ngrams, self.log_count_ratio]
+    self.trainable_variables = [self.ngrams]
+    self.regularization_losses = []
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def ngram_ids(self, texts):
+    return word_ngram_ids(texts, self._buckets)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def __call__(self, texts):
+    ids = word_ngram_ids(texts, self._buckets)
+    scaled = tf.gather(self.ngrams, ids.flat_values) * tf.gather(self.log_count_ratio, ids.flat_values)[:, None]
+    summed = tf.math.unsorted_segment_sum(scaled, ids.value_rowids(), tf.shape(texts)[0])
+    return summed / tf.sqrt(tf.maximum(tf.cast(ids.row_lengths(), tf.float32), 1.0))[:, tf.newaxis]
+
+
+def build(export_dir: pathlib.Path, buckets: int = BUCKETS, ngram_dim: int = NGRAM_DIM) -> pathlib.Path:
+  """Needs no pretrained files: every weight is learned (or counted) on the task's data."""
+  return export.save_atomically(NbNgramBag(buckets, ngram_dim), export_dir)
