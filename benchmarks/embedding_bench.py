@@ -74,8 +74,7 @@ def main(argv=None) -> int:
         output_dir=str(out), data=DataConfig(path=args.data),
         model=dataclasses.replace(base.model, embedding_handle=name, trainable=registry.default_trainable(name),
                                   batch_size=args.batch_size or tuned.get("batch_size", 128), epochs=args.epochs,
-                                  learning_rate=args.learning_rate or tuned.get("learning_rate",
-                                                                                base.model.learning_rate)))
+                                  learning_rate=args.learning_rate))  # None: the embedding's (for_task)
     print(f"[bench] {name} ({'fine-tuned' if config.model.trainable else 'frozen'}) on {args.data}", flush=True)
     result = run.run(config)
     print(result.table(), flush=True)
@@ -92,7 +91,7 @@ def main(argv=None) -> int:
         ("batch-size", args.batch_size), ("learning-rate", args.learning_rate)) if value]
     rows.append(
         f"| {datetime.date.today()} | {machine()} | {data} | {name} | "
-        f"{'fine-tuned' if config.model.trainable else 'frozen'}, lr {config.model.learning_rate:g} "
+        f"{'fine-tuned' if config.model.trainable else 'frozen'}, lr {result.model['learning_rate']:g} "
         f"| {config.model.epochs} | {config.model.batch_size} "
         f"| {config.model.dropout:g} "
         f"| {result.accuracy or float('nan'):.4f} | {result.auc or float('nan'):.4f} "

@@ -64,8 +64,9 @@ def main(argv=None) -> int:
   data = "full IMDB" if "aclImdb" in config.data.path and "sample" not in config.data.path else pathlib.Path(config.data.path).name
   flags = " ".join(a for a in argv if not a.startswith("--output-dir") and a != known.output_dir)
   command = f"make bench ARGS={shlex.quote(flags)}" if flags else "make bench"
-  row = (f"| {datetime.date.today()} | {machine()} | {data} | {config.model.embedding_handle}"
-         f"{'' if config.model.trainable else ' (frozen)'} | {config.model.epochs} | {config.model.batch_size} "
+  model = result.model
+  row = (f"| {datetime.date.today()} | {machine()} | {data} | {model['embedding_handle']}"
+         f"{'' if model['trainable'] else ' (frozen)'} | {model['epochs']} | {model['batch_size']} "
          f"| {result.accuracy or float('nan'):.4f} | {result.auc or float('nan'):.4f} "
          f"| {result.metrics.get('example_count', 0):.0f} | {times.get('TextExampleGen', 0):.0f} "
          f"| {times.get('Transform', 0):.0f} | {times.get('Trainer', 0):.0f} | {times.get('Evaluator', 0):.0f} "

@@ -140,7 +140,7 @@ def main(argv=None) -> int:
             "macro_f1": result.metrics.get("macro_f1"), "micro_f1": result.metrics.get("micro_f1"),
             "examples": result.metrics.get("example_count", 0), "wall": result.wall_seconds,
             "train": peer_values["train"]}
-    system = f"this pipeline: {config.model.embedding_handle}{'' if config.model.trainable else ' (frozen)'}, " \
+    system = f"this pipeline: {result.model['embedding_handle']}{'' if result.model['trainable'] else ' (frozen)'}, " \
              f"Trainer {seconds.get('Trainer', 0):.0f} s"
     section = (f"\n### {name} ({result.task['kind']}, {len(result.task['labels'])} labels)\n\n" + HEADER
                + _row(system, ours, command) + "\n" + _row(peer_name, peer_values, command) + "\n")

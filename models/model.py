@@ -20,18 +20,27 @@ import tf_keras as keras
 from models import features
 from models.lazy_adam import LazyAdam
 from models import task as task_lib
+from models.embeddings import registry
 
 
 EMBEDDING_LAYER = "embedding"   # the hub.KerasLayer's name in the classifier
+# The embedding a task gets unless one is named. Binary: the NBSVM module (full IMDB 0.9221
+# against minilm-bigram-bag's 0.9067, bundled sample 0.867 against 0.865, a quarter of the
+# Trainer time). Multi-class and multi-label: the pretrained bag, since Naive-Bayes ratios
+# are a binary idea and short texts need pretrained words (TREC 0.884 against 0.882,
+# GoEmotions macro-F1 0.413 against 0.296). benchmarks/embedding_results.md, task_results.md.
+DEFAULT_EMBEDDING = {task_lib.BINARY: "nb-word-ngram-bag", task_lib.MULTI_CLASS: "minilm-bigram-bag",
+                     task_lib.MULTI_LABEL: "minilm-bigram-bag"}
+BATCH_SIZE = 64          # where neither the config nor the embedding's registry entry says
+LEARNING_RATE = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  """Hyper-parameters; the pipeline passes them to the Trainer as custom_config."""
-  # The best configuration measured on validation (benchmarks/embedding_results.md) whose
-  # bundled-sample run stays within 5 minutes.
-  embedding_handle: str = "minilm-bigram-bag"
-  trainable: bool = True
+  """Hyper-parameters; the pipeline passes them to the Trainer as custom_config, after
+  `for_task` has filled in what was left to the task and the embedding (None below)."""
+  embedding_handle: Optional[str] = None   # None: DEFAULT_EMBEDDING for the task's kind
+  trainable: Optional[bool] = None         # None: the registry's (fine-tuned unless it says frozen)
   # None: the tutorial's 16 for one-label tasks; 256 for multi-label, where 16 ReLUs
   # starve 28 sigmoid outputs (GoEmotions, 8k comments, 3 epochs: dev macro AUC 0.66 with
   # 16 units, 0.84 with 256).
@@ -39,9 +48,19 @@ class ModelConfig:
   dropout: float = 0.5         # on the embedding, during training only
   epochs: int = 5              # an upper bound: early stopping picks the epoch
   patience: int = 1            # early stopping on the eval split's loss
-  batch_size: int = 64
-  learning_rate: float = 1e-3
+  batch_size: Optional[int] = None         # None: the embedding's registry value, else BATCH_SIZE
+  learning_rate: Optional[float] = None    # None: the embedding's registry value, else LEARNING_RATE
   seed: int = 42
+
+  def for_task(self, task: task_lib.Task) -> "ModelConfig":
+    """Every None decided: the embedding by the task's kind, then that embedding's defaults."""
+    handle = self.embedding_handle or DEFAULT_EMBEDDING[task.kind]
+    tuned = registry.training_defaults(handle)
+    return dataclasses.replace(
+        self, embedding_handle=handle,
+        trainable=registry.default_trainable(handle) if self.trainable is None else self.trainable,
+        batch_size=self.batch_size or tuned.get("batch_size", BATCH_SIZE),
+        learning_rate=self.learning_rate or tuned.get("learning_rate", LEARNING_RATE))
 
   @classmethod
   def from_dict(cls, values: dict) -> "ModelConfig":

@@ -35,6 +35,7 @@ def native_stderr_silenced(silenced: bool):
 
 with native_stderr_silenced(QUIET):
   from components.errors import AnomaliesFoundError, InputDataError  # noqa: E402
+  from models import model as model_lib  # noqa: E402
   from models import task as task_lib  # noqa: E402
   from models.embeddings import registry  # noqa: E402
   from models.embeddings.handles import EmbeddingHandleError  # noqa: E402
@@ -87,15 +88,16 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--model-name", default=None, help="TF Serving model name (default: the pipeline name)")
   run.add_argument("--embedding", default=defaults.model.embedding_handle,
                    help="a registered name (see below), a local SavedModel path, a TF Hub URL, "
-                        "or a Kaggle / TF Hub handle (fetched into TFHUB_CACHE_DIR)")
+                        "or a Kaggle / TF Hub handle (fetched into TFHUB_CACHE_DIR); default by the task's kind: "
+                        + ", ".join(f"{kind} {name}" for kind, name in model_lib.DEFAULT_EMBEDDING.items()))
   tuning = run.add_mutually_exclusive_group()
   tuning.add_argument("--frozen", action="store_true", help="keep the embedding frozen (trainable=False)")
   tuning.add_argument("--fine-tune", action="store_true", help="fine-tune the embedding (trainable=True)")
   run.add_argument("--epochs", type=int, default=defaults.model.epochs)
   run.add_argument("--batch-size", type=int, default=None,
-                   help=f"default: the embedding's measured best, else {defaults.model.batch_size}")
+                   help=f"default: the embedding's measured best, else {model_lib.BATCH_SIZE}")
   run.add_argument("--learning-rate", type=float, default=None,
-                   help=f"default: the embedding's measured best, else {defaults.model.learning_rate:g}")
+                   help=f"default: the embedding's measured best, else {model_lib.LEARNING_RATE:g}")
   run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
   run.add_argument("--hidden-units", type=int, default=None,
                    help="units of the Dense(relu) layer (default: 16, the tutorial's; 256 for multi-label)")
@@ -110,7 +112,6 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                         "they last completed (TFX's cache): a killed run starts again where it stopped")
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
   args = p.parse_args(argv)
-  tuned = registry.training_defaults(args.embedding)
   config = PipelineConfig(
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
@@ -119,12 +120,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       data=DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
                       task=args.task, label_delimiter=args.label_delimiter),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,
-                                trainable=(not args.frozen) if (args.frozen or args.fine_tune)
-                                else registry.default_trainable(args.embedding),
-                                epochs=args.epochs,
-                                batch_size=args.batch_size or tuned.get("batch_size", defaults.model.batch_size),
-                                learning_rate=args.learning_rate or tuned.get("learning_rate",
-                                                                              defaults.model.learning_rate),
+                                trainable=(not args.frozen) if (args.frozen or args.fine_tune) else None,
+                                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 dropout=args.dropout,
                                 hidden_units=args.hidden_units),
       gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
@@ -136,7 +133,7 @@ def main(argv=None) -> int:
   with native_stderr_silenced(QUIET):
     from pipeline import run as runner  # pylint: disable=import-outside-toplevel  (imports TFX, TFMA)
   runner.configure_logging(args.verbose)
-  print(f"[pipeline] data {config.data.path}, embedding {config.model.embedding_handle}, "
+  print(f"[pipeline] data {config.data.path}, embedding {config.model.embedding_handle or 'by task kind'}, "
         f"runner {args.runner}, outputs {config.output_dir}", flush=True)
   try:
     result = runner.run(config, args.runner)

@@ -113,7 +113,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
       eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
-      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
+      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model.for_task(task)),
                      trainer_module.TASK_CONFIG_KEY: task.to_json()})
 
   baseline_node, baseline_model = _baseline(baseline)

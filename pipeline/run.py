@@ -5,6 +5,7 @@ thing. Progress lines come from the orchestrators' own "Component X is running /
 finished" log records; everything else TF and Beam log is kept out of the terminal
 unless verbose.
 """
+import dataclasses
 import logging
 import sys
 import time
@@ -81,7 +82,7 @@ def prepare(config: PipelineConfig) -> tuple[PipelineConfig, inputs.Dataset, tas
   config = config.replace(sources_sha256=sources.sources_sha256(config.curated_schema))
   task = inputs.decide_task(dataset, config.data, config.curated_schema)
   summary.check_baseline_task(config.metadata_path, task)
-  return config, dataset, task
+  return config.replace(model=config.model.for_task(task)), dataset, task
 
 
 def define(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task,
@@ -124,5 +125,6 @@ def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_li
     BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))
   result = summary.read(config.metadata_path, task)
   result.pipeline_name = config.name
+  result.model = dataclasses.asdict(config.model)
   result.wall_seconds = time.time() - start
   return result

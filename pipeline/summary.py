@@ -36,6 +36,7 @@ class RunSummary:
   per_label: dict = dataclasses.field(default_factory=dict)  # label -> {metric: value} (multi-class/-label)
   pipeline_name: str = ""
   wall_seconds: float = 0.0
+  model: dict = dataclasses.field(default_factory=dict)  # the ModelConfig the Trainer ran with
 
   @property
   def accuracy_name(self) -> str:
@@ -60,6 +61,10 @@ class RunSummary:
     labels = self.task["labels"]
     rows = [("task", f"{self.task['kind']}, {len(labels)} labels ({', '.join(labels[:6])}"
                      f"{', ...' if len(labels) > 6 else ''})"),
+            *([("model", f"{self.model['embedding_handle']} "
+                         f"({'fine-tuned' if self.model['trainable'] else 'frozen'}), batch "
+                         f"{self.model['batch_size']}, learning rate {self.model['learning_rate']:g}")]
+              if self.model else []),
             (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy)),
             (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc))]
     rows += [(f"test {name.replace('_', ' ')}", _fmt(self.metrics[name]))

@@ -184,12 +184,34 @@ def test_missing_package_error_says_what_to_install(monkeypatch):
 
 
 def test_one_flag_chooses_the_embedding_and_its_default_tuning():
+  from models import model as model_lib
+  from models import task as task_lib
   from pipeline import cli
-  config, _ = cli.parse_config(["run", "--embedding", "minilm-l6-encoder"])
-  assert config.model.embedding_handle == "minilm-l6-encoder" and config.model.trainable is False
-  config, _ = cli.parse_config(["run", "--embedding", "minilm-l6-encoder", "--fine-tune"])
-  assert config.model.trainable is True
-  config, _ = cli.parse_config(["run", "--embedding", "minilm-bigram-bag"])
-  assert config.model.trainable is True
-  config, _ = cli.parse_config(["run", "--embedding", "/some/local/module", "--frozen"])
-  assert config.model.trainable is False
+  binary = task_lib.Task(task_lib.BINARY, ("neg", "pos"))
+  resolved = lambda argv: cli.parse_config(["run"] + argv)[0].model.for_task(binary)  # noqa: E731
+  config = resolved(["--embedding", "minilm-l6-encoder"])
+  assert config.embedding_handle == "minilm-l6-encoder" and config.trainable is False
+  assert resolved(["--embedding", "minilm-l6-encoder", "--fine-tune"]).trainable is True
+  assert resolved(["--embedding", "minilm-bigram-bag"]).trainable is True
+  assert resolved(["--embedding", "/some/local/module", "--frozen"]).trainable is False
+  # The registry's batch size and learning rate for the module, unless a flag says otherwise.
+  config = resolved(["--embedding", "nb-word-ngram-bag"])
+  assert (config.batch_size, config.learning_rate) == (256, 3e-3)
+  config = resolved(["--embedding", "nb-word-ngram-bag", "--batch-size", "32", "--learning-rate", "0.01"])
+  assert (config.batch_size, config.learning_rate) == (32, 0.01)
+  config = resolved(["--embedding", "minilm-bigram-bag"])
+  assert (config.batch_size, config.learning_rate) == (model_lib.BATCH_SIZE, model_lib.LEARNING_RATE)
+
+
+def test_the_default_embedding_follows_the_task_kind():
+  from models import model as model_lib
+  from models import task as task_lib
+  kinds = {task_lib.BINARY: ("neg", "pos"), task_lib.MULTI_CLASS: ("a", "b", "c"), task_lib.MULTI_LABEL: ("x", "y")}
+  chosen = {kind: model_lib.ModelConfig().for_task(task_lib.Task(kind, labels)).embedding_handle
+            for kind, labels in kinds.items()}
+  assert chosen == {task_lib.BINARY: "nb-word-ngram-bag", task_lib.MULTI_CLASS: "minilm-bigram-bag",
+                    task_lib.MULTI_LABEL: "minilm-bigram-bag"}
+  named = model_lib.ModelConfig(embedding_handle="minilm-wordpiece-bag")
+  assert named.for_task(task_lib.Task(task_lib.BINARY, ("neg", "pos"))).embedding_handle == "minilm-wordpiece-bag"
+  resolved = model_lib.ModelConfig().for_task(task_lib.Task(task_lib.BINARY, ("neg", "pos")))
+  assert resolved.for_task(task_lib.Task(task_lib.BINARY, ("neg", "pos"))) == resolved  # idempotent

@@ -10,7 +10,7 @@ BINARY = task_lib.Task(task_lib.BINARY, ("neg", "pos"))
 
 
 def test_classifier_shape_and_one_training_step():
-  config = model_lib.ModelConfig(hidden_units=4, batch_size=4)
+  config = model_lib.ModelConfig(hidden_units=4, batch_size=4).for_task(BINARY)
   model = model_lib.build_classifier(config, handles.resolve(config.embedding_handle), BINARY)
   texts = tf.constant(["good film", "bad film", "great", "awful"])
   labels = tf.constant([[1.0], [0.0], [1.0], [0.0]])
@@ -22,7 +22,7 @@ def test_classifier_shape_and_one_training_step():
 
 
 def test_frozen_embedding_is_not_updated():
-  config = model_lib.ModelConfig(hidden_units=4, trainable=False)
+  config = model_lib.ModelConfig(hidden_units=4, trainable=False).for_task(BINARY)
   model = model_lib.build_classifier(config, handles.resolve(config.embedding_handle), BINARY)
   layer = model.get_layer("embedding")
   assert layer.weights and layer.trainable_weights == []  # the module has weights; none train
@@ -32,7 +32,8 @@ def test_frozen_embedding_is_not_updated():
 
 
 def test_heads_fit_each_task_kind():
-  config = model_lib.ModelConfig(hidden_units=4, embedding_handle="minilm-wordpiece-bag", dropout=0.0)
+  config = model_lib.ModelConfig(hidden_units=4, embedding_handle="minilm-wordpiece-bag", dropout=0.0, trainable=True,
+                                 learning_rate=1e-3)
   path = handles.resolve(config.embedding_handle)
   texts = tf.constant(["where is paris", "who wrote hamlet", "how many legs", "where is rome"])
   cases = [(task_lib.Task(task_lib.MULTI_CLASS, ("HUM", "LOC", "NUM")), tf.constant([1, 0, 2, 1])),
@@ -79,7 +80,7 @@ def test_frozen_embeddings_are_computed_once_per_example_not_per_epoch():
 
 
 def test_frozen_training_path_trains_only_the_head():
-  config = model_lib.ModelConfig(hidden_units=4, trainable=False)
+  config = model_lib.ModelConfig(hidden_units=4, trainable=False).for_task(BINARY)
   path = handles.resolve(config.embedding_handle)
   embed = model_lib.embedding_layer(config, path)
   dim = embed(tf.constant([""])).shape[-1]

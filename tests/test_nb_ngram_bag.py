@@ -65,7 +65,7 @@ def test_ratios_are_left_alone_where_they_do_not_apply():
 
 
 def test_trained_classifier_keeps_the_ratios_and_takes_raw_text(tmp_path):
-  config = model_lib.ModelConfig(embedding_handle=nb_ngram_bag.NAME, batch_size=2, learning_rate=0.01)
+  config = model_lib.ModelConfig(embedding_handle=nb_ngram_bag.NAME, batch_size=2, learning_rate=0.01).for_task(BINARY)
   model = model_lib.build_classifier(config, handles.resolve(nb_ngram_bag.NAME), BINARY)
   dataset = tf.data.Dataset.from_tensor_slices((TEXTS, [[v] for v in LABELS])).batch(2)
   module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object

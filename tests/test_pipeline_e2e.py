@@ -3,11 +3,15 @@ import dataclasses
 import json
 import pathlib
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
 
 from models import features
+from models import model as model_lib
+from models import nb_ratio
+from models.embeddings import nb_ngram_bag
 from pipeline import cli
 from pipeline import run
 from pipeline.config import PipelineConfig
@@ -60,6 +64,18 @@ def test_pushed_model_scores_through_both_signatures(sample_run):
   # Same cleanup on both paths: the two signatures agree.
   tf.debugging.assert_near(p_examples, p_text, atol=1e-6)
   assert ((p_examples >= 0) & (p_examples <= 1)).all()
+
+
+def test_binary_default_is_the_nb_module_with_ratios_from_the_train_split(sample_run):
+  _, summary = sample_run
+  assert summary["model"]["embedding_handle"] == model_lib.DEFAULT_EMBEDDING["binary"] == nb_ngram_bag.NAME
+  assert (summary["model"]["batch_size"], summary["model"]["learning_rate"]) == (256, 3e-3)  # the registry's
+  saved = {v.name: v for v in tf.saved_model.load(summary["pushed_to"]).variables}
+  [ratio] = [v.numpy() for name, v in saved.items() if nb_ratio.LOG_COUNT_RATIO in name]
+  assert not np.allclose(ratio, 1.0)  # set by the Trainer, not the module's starting 1s
+  [great] = nb_ngram_bag.word_ngram_ids(tf.constant(["great"]), ratio.size).to_list()
+  [worst] = nb_ngram_bag.word_ngram_ids(tf.constant(["worst"]), ratio.size).to_list()
+  assert ratio[great[0]] > 0 > ratio[worst[0]]
 
 
 def test_transform_signature_yields_label_ids(sample_run):

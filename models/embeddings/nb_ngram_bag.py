@@ -1,22 +1,27 @@
-"""The NBSVM lesson as a trainable TF Hub module: Naive-Bayes-scaled word n-grams beside the
-pretrained word-piece bag.
+"""The NBSVM lesson as a trainable TF Hub module: word n-grams scaled by Naive-Bayes ratios.
 
 Wang & Manning (2012): on sentiment, a linear model over binary word uni/bi/tri-grams
 whose columns are scaled by the Naive-Bayes log-count ratio r (computed on the train
-split) beats both Naive Bayes and a plain linear model. Here that becomes part of the
-embedding. Strings [batch] -> float32 [batch, 384 + 64 + NGRAM_DIM]:
+split) beats both Naive Bayes and a plain linear model. Here the scaled n-grams are an
+embedding the Keras head sits on. Strings [batch] -> float32 [batch, NGRAM_DIM]:
 
-* the `minilm-bigram-bag` vector (pretrained word pieces, hashed word-piece bigrams);
-* word 1-3-grams (lower-cased, HTML line breaks dropped, ! ? . , kept as words), hashed
-  into `buckets` rows, each present n-gram counted once: sum_i r_i * W_i / sqrt(#n-grams).
-  W [buckets, NGRAM_DIM] starts small and random and is learned in fine-tuning; r [buckets] is not
-  trained: it starts at 1 (a plain hashed n-gram bag) and the Trainer sets it from the
-  train split's counts (models/nb_ratio.py) before fitting, through the module's
-  `ngram_ids` function and its `log_count_ratio` variable.
+  sum over the text's distinct word 1-3-grams i of r_i * W_i, divided by sqrt(#n-grams)
+
+* words: lower-cased, HTML line breaks dropped, runs of letters, digits, _ and ', and each
+  of ! ? . , as a word of its own; n-grams hashed into BUCKETS rows;
+* W [BUCKETS, NGRAM_DIM] starts small and random and is learned in fine-tuning;
+* r [BUCKETS] is not trained. It starts at 1 (a plain hashed n-gram bag, which is what
+  multi-class and multi-label tasks get) and, for a binary task, the Trainer sets it from
+  the train split's counts before fitting (models/nb_ratio.py), through the module's
+  `ngram_ids` function and `log_count_ratio` variable.
 
 r is saved with the module, so the trained SavedModel still maps raw text to vectors with
-tokenization in the graph. Ops: as `minilm-bigram-bag` plus RegexSplitWithOffsets for
-the words.
+tokenization in the graph (TF Serving clients send text). Nothing pretrained: every weight
+comes from the task's own data. Ops: core TF plus CaseFoldUTF8 and RegexSplitWithOffsets
+(tensorflow-text). Size and training chosen on the full-IMDB eval split, one run each
+outside TFX: 2^22 x 16 at batch 256, learning rate 3e-3 (eval accuracy 0.925); 2^21 x 16
+0.923; at batch 128, 2^22 x 8 0.918 and 2^21 x 32 0.916. A second seed of the chosen one
+gave 0.920, so differences under ~0.4 points are noise.
 """
 import pathlib
 
