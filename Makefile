@@ -21,7 +21,7 @@ notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the lat
 	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
 MODEL ?= imdb_sentiment
-EMBEDDINGS ?= minilm-bigram-bag use-multilingual-v3
+EMBEDDINGS ?= nb-word-ngram-bag minilm-bigram-bag use-multilingual-v3
 serve: setup      ## the local TF Serving-compatible server on a pushed model (MODEL=trec ...; gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
 	  --model_base_path=outputs/serving/$(MODEL) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)

@@ -3,7 +3,7 @@
 # TensorFlow of the TF Serving release the deploy files name (tensorflow/serving:2.19.1:
 # TensorFlow 2.19). Not in CI (it downloads TensorFlow 2.19, about 650 MB, once):
 #
-#   make test-tf-serving-compat                                  # the bundled sample, two embeddings
+#   make test-tf-serving-compat                                  # the bundled sample, three embeddings
 #   make test-tf-serving-compat EMBEDDINGS=use-multilingual-v3
 #
 # For each embedding: run the pipeline on the bundled sample into a temporary folder,
@@ -15,7 +15,7 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 VENV="${TF_SERVING_VENV:-$HOME/.cache/tfx-text-pipeline/tf2.19-venv}"
 PY311="${TF_SERVING_PYTHON:-$(command -v python3.11 || true)}"
-EMBEDDINGS="${EMBEDDINGS:-minilm-bigram-bag use-multilingual-v3}"
+EMBEDDINGS="${EMBEDDINGS:-nb-word-ngram-bag minilm-bigram-bag use-multilingual-v3}"
 if [ ! -x "$VENV/bin/python" ]; then
   [ -n "$PY311" ] || { echo "[compat] needs python3.11 (or TF_SERVING_PYTHON=/path/to/python3.9-3.12)" >&2; exit 2; }
   echo "[compat] building $VENV (tensorflow 2.19.1, tensorflow-text 2.19.0; once)"

@@ -2,8 +2,8 @@
 
 A handle is one of:
   * a registered name (models/embeddings/registry.py): a module built once into the
-    cache from pretrained files (`minilm-bigram-bag`, the default; `minilm-wordpiece-bag`;
-    `minilm-l6-encoder`), or a named TF Hub module;
+    cache (`nb-word-ngram-bag` and `minilm-bigram-bag`, the defaults by task kind;
+    `minilm-wordpiece-bag`; `minilm-l6-encoder`; ...), or a named TF Hub module;
   * a local SavedModel directory;
   * a TF Hub URL (https://tfhub.dev/...), a Kaggle Models URL, or a short TF Hub handle
     such as `google/nnlm-en-dim50/2`, fetched by tensorflow_hub into TFHUB_CACHE_DIR.
