@@ -25,8 +25,8 @@ from models.embeddings import registry
 
 EMBEDDING_LAYER = "embedding"   # the hub.KerasLayer's name in the classifier
 # The embedding a task gets unless one is named. Binary: the NBSVM module (full IMDB 0.9221
-# against minilm-bigram-bag's 0.9067, bundled sample 0.867 against 0.865, a quarter of the
-# Trainer time). Multi-class and multi-label: the pretrained bag, since Naive-Bayes ratios
+# against minilm-bigram-bag's 0.9018-0.9067, Trainer 37 s against 62-90 s; bundled sample
+# 0.867 against 0.865). Multi-class and multi-label: the pretrained bag, since Naive-Bayes ratios
 # are a binary idea and short texts need pretrained words (TREC 0.884 against 0.882,
 # GoEmotions macro-F1 0.413 against 0.296). benchmarks/embedding_results.md, task_results.md.
 DEFAULT_EMBEDDING = {task_lib.BINARY: "nb-word-ngram-bag", task_lib.MULTI_CLASS: "minilm-bigram-bag",
