@@ -33,6 +33,7 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   config = PipelineConfig(name=name, output_dir=root, data=DataConfig(path=data),
                           schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT),
                           sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
+  config = config.replace(model=config.model.for_task(task))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
   definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline)

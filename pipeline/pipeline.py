@@ -83,7 +83,8 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own. The
   Trainer resolves the embedding handle where it runs (a cached build of the registered
   module, a local path, or a hub download), so the same definition works on this
-  machine and in a Kubeflow container.
+  machine and in a Kubeflow container. config.model goes to the Trainer as given: the
+  callers have already decided it for the task (ModelConfig.for_task).
   """
   example_gen = make_example_gen(config, dataset, task)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -113,7 +114,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
       eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
-      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model.for_task(task)),
+      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
                      trainer_module.TASK_CONFIG_KEY: task.to_json()})
 
   baseline_node, baseline_model = _baseline(baseline)

@@ -28,6 +28,11 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
   assert "/pipeline/schemas/imdb-sentiment/schema.pbtxt" in text and "gs://b/aclImdb" in text
   assert "gs://b/tfx/serving/imdb_sentiment" in text
   assert "train/*/*.txt" in text and "binary" in text
+  # The Trainer's model config is decided for the task before compiling: no None reaches a container.
+  custom_config = tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constantValue"]
+  model = json.loads(custom_config["stringValue"])["model"]
+  assert (model["embedding_handle"], model["trainable"], model["batch_size"], model["learning_rate"]) == (
+      "nb-word-ngram-bag", True, 256, 3e-3)
 
 
 def test_multi_label_task_from_the_curated_schema(tmp_path):

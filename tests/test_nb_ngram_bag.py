@@ -80,6 +80,16 @@ def test_trained_classifier_keeps_the_ratios_and_takes_raw_text(tmp_path):
   np.testing.assert_allclose(reloaded(tf.constant(TEXTS)).numpy(), model(tf.constant(TEXTS)).numpy(), rtol=1e-5)
 
 
+def test_vectors_are_the_ratio_scaled_rows_over_sqrt_n():
+  module = nb_ngram_bag.NbNgramBag(BUCKETS, ngram_dim=4)
+  texts = tf.constant(["not good at all", "great"])
+  [ids, _] = ids_of(texts.numpy().tolist())
+  ratio = np.linspace(-2.0, 2.0, BUCKETS).astype(np.float32)
+  module.log_count_ratio.assign(ratio)
+  expected = (module.ngrams.numpy()[ids] * ratio[ids][:, None]).sum(axis=0) / np.sqrt(len(ids))
+  np.testing.assert_allclose(module(texts).numpy()[0], expected, rtol=1e-5, atol=1e-7)
+
+
 def test_edge_inputs_are_finite():
   module = hub.load(handles.resolve(nb_ngram_bag.NAME))
   texts = ["", "   ", "x " * 50_000, "Ünïcödé ☃ 映画 😀", "<br /><br />", "!"]

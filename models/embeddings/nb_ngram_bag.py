@@ -28,7 +28,7 @@ import pathlib
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from models.embeddings import export
+from models.embeddings import export, wordpiece_bag
 
 NAME = "nb-word-ngram-bag"
 BUCKETS = 1 << 22
@@ -78,10 +78,8 @@ class NbNgramBag(tf.train.Checkpoint):
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def __call__(self, texts):
-    ids = word_ngram_ids(texts, self._buckets)
-    scaled = tf.gather(self.ngrams, ids.flat_values) * tf.gather(self.log_count_ratio, ids.flat_values)[:, None]
-    summed = tf.math.unsorted_segment_sum(scaled, ids.value_rowids(), tf.shape(texts)[0])
-    return summed / tf.sqrt(tf.maximum(tf.cast(ids.row_lengths(), tf.float32), 1.0))[:, tf.newaxis]
+    return wordpiece_bag.sqrt_n_pool(self.ngrams, word_ngram_ids(texts, self._buckets), tf.shape(texts)[0],
+                                     row_weights=self.log_count_ratio)
 
 
 def build(export_dir: pathlib.Path, buckets: int = BUCKETS, ngram_dim: int = NGRAM_DIM) -> pathlib.Path:

@@ -35,7 +35,8 @@ class Embedding:
 REGISTRY = {e.name: e for e in (
     Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast)",
               build=wordpiece_bag.build),
-    Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default)",
+    Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default for "
+              "multi-class and multi-label tasks)",
               build=ngram_bag.build),
     Embedding(nb_ngram_bag.NAME, "hashed word 1-3-grams scaled by Naive-Bayes log-count ratios from the "
               "train split (NBSVM as a hub module; binary tasks), fine-tuned", build=nb_ngram_bag.build,

@@ -35,9 +35,13 @@ def with_oov_row(table) -> tf.Tensor:
   return tf.concat([tf.constant(table, tf.float32), tf.zeros([1, table.shape[1]])], 0)
 
 
-def sqrt_n_pool(table, ids: tf.RaggedTensor, rows) -> tf.Tensor:
-  """Sum of the rows of `table` each text's ids pick, divided by sqrt(#ids); zeros for none."""
-  summed = tf.math.unsorted_segment_sum(tf.gather(table, ids.flat_values), ids.value_rowids(), rows)
+def sqrt_n_pool(table, ids: tf.RaggedTensor, rows, row_weights=None) -> tf.Tensor:
+  """Sum of the rows of `table` each text's ids pick, divided by sqrt(#ids); zeros for none.
+  With `row_weights` ([table rows]), each picked row is first scaled by its weight."""
+  picked = tf.gather(table, ids.flat_values)
+  if row_weights is not None:
+    picked *= tf.gather(row_weights, ids.flat_values)[:, tf.newaxis]
+  summed = tf.math.unsorted_segment_sum(picked, ids.value_rowids(), rows)
   return summed / tf.sqrt(tf.maximum(tf.cast(ids.row_lengths(), tf.float32), 1.0))[:, tf.newaxis]
 
 
