@@ -33,6 +33,12 @@ from pipeline.config import DataConfig
 TRAIN, EVAL, TEST = "train", "eval", "test"
 SPLIT_ALIASES = {TRAIN: ("train",), EVAL: ("eval", "dev", "valid", "validation"), TEST: ("test",)}
 CLASS_FILES = "*/*.txt"
+# scripts/env.sh sets this inside the Debian 13 userland, which sees only the host's
+# top-level folders outside the operating system (/home, /root, /tmp, /srv, ...).
+USERLAND_ENV = "TFX_TEXT_USERLAND"
+USERLAND_HINT = (" here, inside the Debian 13 userland (scripts/env.sh). It sees the host's top-level folders "
+                 "outside the operating system at the same paths; if the data is under /opt, /var or /usr on "
+                 "the host, run again with TFX_TEXT_BINDS=<that folder> (colon-separated for several)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +146,7 @@ def find(config: DataConfig, cache_dir: str) -> Dataset:
   given = config.path
   path = _download(given, cache) if given.startswith(("http://", "https://")) else pathlib.Path(given).expanduser()
   if not path.exists():
-    raise InputDataError(f"{given}: data path does not exist")
+    raise InputDataError(f"{given}: data path does not exist" + (USERLAND_HINT if os.environ.get(USERLAND_ENV) else ""))
   path = path.resolve()
   name = path.name
   for suffix in (".tar.gz", ".tgz", ".tar"):

@@ -140,7 +140,7 @@ in_rootfs() {
     exec chroot '$ROOTFS' /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=\"\${TERM:-dumb}\" \
       PATH=$VENV_IN/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       VIRTUAL_ENV=$VENV_IN PYTHONPATH='$REPO' TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
-      TFX_TEXT_CACHE=\"\${TFX_TEXT_CACHE:-}\" CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+      TFX_TEXT_CACHE=\"\${TFX_TEXT_CACHE:-}\" TFX_TEXT_USERLAND=1 CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
       /bin/bash -c \"\$0\" " "$cmd"
 }

@@ -92,6 +92,17 @@ def test_missing_path(tmp_path):
     inputs.find(DataConfig(path=str(tmp_path / "nope")), str(tmp_path / "c"))
 
 
+def test_missing_path_inside_the_userland_says_how_to_bind_it(tmp_path, monkeypatch):
+  monkeypatch.setenv(inputs.USERLAND_ENV, "1")
+  with pytest.raises(InputDataError, match=r"nope: data path does not exist here, inside the Debian 13 userland"
+                                           r".*TFX_TEXT_BINDS=<that folder>"):
+    inputs.find(DataConfig(path=str(tmp_path / "nope")), str(tmp_path / "c"))
+  monkeypatch.delenv(inputs.USERLAND_ENV)
+  with pytest.raises(InputDataError) as outside:
+    inputs.find(DataConfig(path=str(tmp_path / "nope")), str(tmp_path / "c"))
+  assert "TFX_TEXT_BINDS" not in str(outside.value)
+
+
 def test_offline_url_fails_clearly(tmp_path):
   with pytest.raises(InputDataError, match=r"download failed .*pass its local path"):
     inputs.find(DataConfig(path="http://127.0.0.1:9/aclImdb_v1.tar.gz"), str(tmp_path / "c"))
