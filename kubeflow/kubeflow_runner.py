@@ -26,7 +26,8 @@ ACLIMDB_SPLITS = ("train=train/*/*.txt", "test=test/*/*.txt")
 
 def compile_pipeline(image: str, data: str, root: str, output_file: str, name: str = "imdb-sentiment",
                      splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=(),
-                     baseline: str = pipeline_def.LATEST_BLESSED) -> str:
+                     baseline: str = pipeline_def.LATEST_BLESSED,
+                     hyperparameters: str = pipeline_def.NO_HYPERPARAMETERS) -> str:
   """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving."""
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
   task = inputs.task_from_schema(local_schema, kind)
@@ -36,7 +37,8 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   config = config.replace(model=config.model.for_task(task))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
-  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline)
+  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline,
+                                              hyperparameters=hyperparameters)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=os.path.dirname(os.path.abspath(output_file)),
@@ -64,10 +66,15 @@ def main(argv=None) -> None:
                  help="what the Evaluator compares against: the pipeline's latest blessed model (a resolver node: "
                       "Vertex AI Pipelines), none, or a given Model artifact URI (an importer node: for the "
                       "open-source Kubeflow Pipelines backend, which has no resolver nodes)")
+  p.add_argument("--hyperparameters", default=pipeline_def.NO_HYPERPARAMETERS,
+                 metavar="none|latest-tuned|HYPERPARAMETERS_URI",
+                 help="what the Trainer trains with besides its defaults: nothing (default), the pipeline's latest "
+                      "Tuner result (a resolver node: Vertex AI Pipelines), or a given best_hyperparameters "
+                      "artifact URI from a tuned run (an importer node)")
   args = p.parse_args(argv)
   print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
                          tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or (),
-                         args.baseline))
+                         args.baseline, args.hyperparameters))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ SERVING_TEXT_SIGNATURE = "serving_text"          # raw strings -> probability
 TRANSFORM_SIGNATURE = "transform_features"       # serialized tf.Example -> transformed features (TFMA)
 # Written beside the exported model (TF Serving ignores assets.extra): the task it was trained for.
 TASK_FILE = "assets.extra/task.json"
+# ... and the settings it was trained with (models/model.ModelConfig, after any tuning).
+MODEL_CONFIG_FILE = "assets.extra/model_config.json"
 CLASSIFY_SIGNATURE = "classify"                  # serialized tf.Example -> classes, scores (TF Serving Classify)
 EXAMPLES_INPUT = "examples"
 TEXT_INPUT = "text"

@@ -51,6 +51,9 @@ class ModelConfig:
   batch_size: Optional[int] = None         # None: the embedding's registry value, else BATCH_SIZE
   learning_rate: Optional[float] = None    # None: the embedding's registry value, else LEARNING_RATE
   seed: int = 42
+  # Fields the user set explicitly (command-line flags): the Tuner searches only the
+  # others, and a reused tuning result never overrides them.
+  fixed: tuple[str, ...] = ()
 
   def for_task(self, task: task_lib.Task) -> "ModelConfig":
     """Every None decided: the embedding by the task's kind, then that embedding's defaults."""
@@ -65,7 +68,10 @@ class ModelConfig:
   @classmethod
   def from_dict(cls, values: dict) -> "ModelConfig":
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
+    values = {k: v for k, v in values.items() if k in names}
+    if "fixed" in values:
+      values["fixed"] = tuple(values["fixed"])
+    return cls(**values)
 
 
 def hidden_units(config: ModelConfig, task: task_lib.Task) -> int:

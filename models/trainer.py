@@ -13,6 +13,8 @@ The exported SavedModel carries these signatures (n = the task's label count):
                       (TFMA's preprocessing function, to read the encoded label)
 Beside it, assets.extra/task.json records the task (kind, labels) the model was trained for.
 """
+import dataclasses
+import json
 import os
 
 import numpy as np
@@ -114,50 +116,84 @@ def _decision_thresholds(model, evaluation, task: task_lib.Task) -> np.ndarray:
   """Multi-label: per-label thresholds that maximise F1 on the eval split; else 0.5s."""
   if task.kind != task_lib.MULTI_LABEL:
     return np.full([task.outputs], thresholds_lib.DEFAULT, np.float32)
-  labels, probabilities = [], []
-  for text, label in evaluation:
-    labels.append(label.numpy())
-    probabilities.append(model_lib.probabilities(model(text, training=False), task).numpy())
-  chosen = thresholds_lib.choose(np.concatenate(labels), np.concatenate(probabilities))
+  chosen = thresholds_lib.choose(*eval_predictions(model, evaluation, task))
   print("[trainer] decision thresholds chosen on eval: "
         + ", ".join(f"{name} {t:.2f}" for name, t in zip(task.labels, chosen)), flush=True)
   return chosen
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-  """TFX Trainer entry point."""
-  custom = fn_args.custom_config or {}
-  config = model_lib.ModelConfig.from_dict(custom.get(MODEL_CONFIG_KEY, {}))
-  task = task_lib.Task.from_json(custom[TASK_CONFIG_KEY])
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True, task)
-  evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False, task)
+def datasets(fn_args, tf_transform_output, config: model_lib.ModelConfig, task: task_lib.Task):
+  """(train, eval) batches of (text, label): the train split shuffled, the eval split in order."""
+  return (_dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True, task),
+          _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False, task))
 
+
+def fit(config: model_lib.ModelConfig, task: task_lib.Task, train, evaluation, log_dir=None) -> keras.Model:
+  """Trains the classifier on the train split; the eval split picks the epoch. The Trainer
+  and every tuning trial (models/tuner.py) train through here, so a trial's score is the
+  score of the model the Trainer would make with the same settings."""
   embedding_path = handles.resolve(config.embedding_handle)
   callbacks = [
-      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
       # The eval split (never the test split) picks the epoch: fine-tuned embeddings
       # overfit IMDB after one or two passes.
       keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+  if log_dir:
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
   if config.trainable:
     model = model_lib.build_classifier(config, embedding_path, task)
     nb_ratio.set_from_train_split(model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object, train, task)
     model.fit(train, validation_data=evaluation, epochs=config.epochs, verbose=2, callbacks=callbacks)
-  else:
-    # Frozen: embed every example once, train the head on the cached vectors.
-    keras.utils.set_random_seed(config.seed)
-    embed = model_lib.embedding_layer(config, embedding_path)
-    cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
-        ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
-    head = model_lib.compile_for_training(
-        model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task), config, task)
-    head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
-             callbacks=callbacks)
-    model = model_lib.build_classifier(config, embedding_path, task, head=head)
+    return model
+  # Frozen: embed every example once, train the head on the cached vectors.
+  keras.utils.set_random_seed(config.seed)
+  embed = model_lib.embedding_layer(config, embedding_path)
+  cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
+      ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
+  head = model_lib.compile_for_training(
+      model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task), config, task)
+  head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
+           callbacks=callbacks)
+  return model_lib.build_classifier(config, embedding_path, task, head=head)
+
+
+def eval_predictions(model, evaluation, task: task_lib.Task) -> tuple[np.ndarray, np.ndarray]:
+  """(labels, probabilities) of the eval split, as the served model computes them."""
+  labels, probabilities = [], []
+  for text, label in evaluation:
+    labels.append(label.numpy())
+    probabilities.append(model_lib.probabilities(model(text, training=False), task).numpy())
+  return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  """TFX Trainer entry point. Settings: the pipeline's ModelConfig, overridden by the
+  Tuner's best hyperparameters where the Trainer received them (this run's Tuner, or the
+  last one of this pipeline: pipeline/pipeline.py)."""
+  custom = fn_args.custom_config or {}
+  config = model_lib.ModelConfig.from_dict(custom.get(MODEL_CONFIG_KEY, {}))
+  task = task_lib.Task.from_json(custom[TASK_CONFIG_KEY])
+  if fn_args.hyperparameters:
+    config = tuned_config(config, fn_args.hyperparameters)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  train, evaluation = datasets(fn_args, tf_transform_output, config, task)
+  model = fit(config, task, train, evaluation, log_dir=fn_args.model_run_dir)
   thresholds = _decision_thresholds(model, evaluation, task)
   model.save(fn_args.serving_model_dir, save_format="tf", include_optimizer=False,  # no Adam slots in serving
              signatures=_signatures(model, tf_transform_output, task, thresholds))
-  task_file = os.path.join(fn_args.serving_model_dir, features.TASK_FILE)
-  tf.io.gfile.makedirs(os.path.dirname(task_file))
-  with tf.io.gfile.GFile(task_file, "w") as f:
-    f.write(task.to_json())
+  for name, text in ((features.TASK_FILE, task.to_json()),
+                     (features.MODEL_CONFIG_FILE, json.dumps(dataclasses.asdict(config), sort_keys=True))):
+    path = os.path.join(fn_args.serving_model_dir, name)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+      f.write(text)
+
+
+def tuned_config(config: model_lib.ModelConfig, hyperparameters: dict) -> model_lib.ModelConfig:
+  """The ModelConfig with the Tuner's values (a keras-tuner HyperParameters config) in
+  place of the pipeline's, except the fields the user set on the command line."""
+  values = hyperparameters.get("values", hyperparameters)
+  chosen = {k: v for k, v in values.items() if k not in config.fixed}
+  print("[trainer] hyperparameters from the Tuner: " + ", ".join(f"{k}={v}" for k, v in sorted(chosen.items())),
+        flush=True)
+  return dataclasses.replace(config, **{k: v for k, v in chosen.items()
+                                        if k in {f.name for f in dataclasses.fields(config)}})

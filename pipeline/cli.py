@@ -40,7 +40,7 @@ with native_stderr_silenced(QUIET):
   from models.embeddings import registry  # noqa: E402
   from models.embeddings.handles import EmbeddingHandleError  # noqa: E402
   from models.embeddings.minilm_files import PretrainedFilesError  # noqa: E402
-  from pipeline.config import DataConfig, GateConfig, PipelineConfig  # noqa: E402
+  from pipeline.config import DataConfig, GateConfig, PipelineConfig, TuneConfig  # noqa: E402
   from pipeline.run_lock import PipelineBusyError  # noqa: E402
 
 USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError, PipelineBusyError)
@@ -65,7 +65,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   defaults = PipelineConfig()
   p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the text-classification TFX pipeline.")
   sub = p.add_subparsers(dest="command", required=True)
-  run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push",
+  run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push", allow_abbrev=False,
                        epilog="registered embeddings (--embedding NAME):\n" + registry.describe(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
   run.add_argument("--data", default=defaults.data.path,
@@ -101,6 +101,12 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--dropout", type=float, default=defaults.model.dropout, help="dropout on the embedding")
   run.add_argument("--hidden-units", type=int, default=None,
                    help="units of the Dense(relu) layer (default: 16, the tutorial's; 256 for multi-label)")
+  run.add_argument("--tune", action="store_true",
+                   help="search the model settings first (TFX Tuner: embeddings, learning rate, dropout, hidden units, "
+                        "batch size, epochs; scored on the eval split); later runs reuse the result until --tune "
+                        "is given again. Flags set here stay fixed")
+  run.add_argument("--tune-budget", type=float, default=defaults.tune.budget_minutes, metavar="MINUTES",
+                   help="wall time for the Tuner's trials (default %(default)s): no trial starts that it cannot hold")
   run.add_argument("--min-accuracy", type=float, default=None,
                    help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
   run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
@@ -124,8 +130,21 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                                 epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 dropout=args.dropout,
                                 hidden_units=args.hidden_units),
-      gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc))
-  return config, args
+      gate=dataclasses.replace(GateConfig(), min_accuracy=args.min_accuracy, min_auc=args.min_auc),
+      tune=TuneConfig(enabled=args.tune, budget_minutes=args.tune_budget))
+  return config.replace(model=dataclasses.replace(config.model, fixed=_fixed_model_fields(argv))), args
+
+
+# Model flags -> the ModelConfig fields they set: given on the command line, they are the
+# user's choice, which neither the Tuner nor a reused tuning result overrides.
+MODEL_FLAGS = {"--embedding": ("embedding_handle",), "--frozen": ("trainable",), "--fine-tune": ("trainable",),
+               "--epochs": ("epochs",), "--batch-size": ("batch_size",), "--learning-rate": ("learning_rate",),
+               "--dropout": ("dropout",), "--hidden-units": ("hidden_units",)}
+
+
+def _fixed_model_fields(argv) -> tuple:
+  given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+  return tuple(sorted({field for flag, fields in MODEL_FLAGS.items() if flag in given for field in fields}))
 
 
 def main(argv=None) -> int:

@@ -59,6 +59,13 @@ class GateConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TuneConfig:
+  """--tune: the Tuner searches the model settings (models/tuner.py) within a budget."""
+  enabled: bool = False
+  budget_minutes: float = 30.0   # wall time for all trials; no trial starts that it cannot hold
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   # The data set's own pipeline: name, ML Metadata history, pipeline root and TF Serving
   # model name. None: the data folder's name (pipeline/inputs.py: Dataset.name).
@@ -71,6 +78,7 @@ class PipelineConfig:
   data: DataConfig = DataConfig()
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
+  tune: TuneConfig = TuneConfig()
   # Beam pipeline options for every Beam-powered component (--beam-arg, repeatable): they
   # replace the orchestrator's DirectRunner defaults above (README: Beam past one machine).
   beam_args: tuple[str, ...] = ()

@@ -1,7 +1,9 @@
 """The TFX pipeline definition: which components and how they are wired. No I/O here.
 
 TextExampleGen -> StatisticsGen -> SchemaGen or CuratedSchemaGen -> ExampleValidator
--> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. last blessed) -> StagedPusher.
+-> AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (vs. last blessed) -> StagedPusher.
+With --tune the Tuner searches the model settings and the Trainer takes its best
+hyperparameters; without it the Trainer takes the pipeline's last tuning result, if any.
 The data's layout (pipeline/inputs.Dataset) and the task (models/task.Task) arrive
 decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data.
 """
@@ -12,12 +14,14 @@ from tfx import v1 as tfx
 from tfx.dsl.components.common import importer
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.budget_tuner.component import BudgetTuner
 from components.curated_schema_gen.component import CuratedSchemaGen
 from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
 from models import task as task_lib
 from models import trainer as trainer_module
+from models import tuner as tuner_module
 from models import preprocessing
 from pipeline import evaluation
 from pipeline.config import IN_PROCESS_BEAM_ARGS, PipelineConfig
@@ -25,6 +29,10 @@ from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 
 TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
 TRAINER_FN = "models.trainer.run_fn"
+TUNER_FN = "models.tuner.tuner_fn"
+TUNER_ID = "Tuner"
+HYPERPARAMETERS_RESOLVER_ID = "latest_hyperparameters_resolver"
+HYPERPARAMETERS_IMPORTER_ID = "hyperparameters_importer"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
 BASELINE_IMPORTER_ID = "baseline_model_importer"
 # What the Evaluator compares against (create_pipeline's `baseline`): the latest blessed
@@ -32,6 +40,11 @@ BASELINE_IMPORTER_ID = "baseline_model_importer"
 # (an importer node), for backends without resolver nodes (kubeflow/README.md).
 LATEST_BLESSED = "latest-blessed"
 NO_BASELINE = "none"
+# What the Trainer takes when this run does not tune (create_pipeline's `hyperparameters`):
+# the pipeline's latest Tuner result (a resolver node; nothing before the first --tune),
+# none, or any other value: a HyperParameters artifact URI (an importer node).
+LATEST_TUNED = "latest-tuned"
+NO_HYPERPARAMETERS = "none"
 
 
 def _split(name: str, buckets: int) -> tfx.proto.SplitConfig.Split:
@@ -75,9 +88,25 @@ def _baseline(baseline: str):
   return node, node.outputs[importer.IMPORT_RESULT_KEY]
 
 
+def _reused_hyperparameters(hyperparameters: str):
+  """The node that yields an earlier tuning result for the Trainer, and its output channel."""
+  if hyperparameters == NO_HYPERPARAMETERS:
+    return None, None
+  if hyperparameters == LATEST_TUNED:
+    node = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+    ).with_id(HYPERPARAMETERS_RESOLVER_ID)
+    return node, node.outputs["hyperparameters"]
+  node = tfx.dsl.Importer(source_uri=hyperparameters, artifact_type=tfx.types.standard_artifacts.HyperParameters,
+                          reimport=False).with_id(HYPERPARAMETERS_IMPORTER_ID)
+  return node, node.outputs[importer.IMPORT_RESULT_KEY]
+
+
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
                     beam_pipeline_args: Optional[Sequence[str]] = None,
-                    metadata_connection_config=None, baseline: str = LATEST_BLESSED) -> tfx.dsl.Pipeline:
+                    metadata_connection_config=None, baseline: str = LATEST_BLESSED,
+                    hyperparameters: str = LATEST_TUNED) -> tfx.dsl.Pipeline:
   """Wires the components for one data set and task (config.name names the pipeline).
 
   ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own. The
@@ -107,6 +136,23 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       custom_config={preprocessing.TASK_CONFIG_KEY: task.to_json()})
   transform.add_upstream_node(anomalies_gate)
 
+  model_settings = {trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
+                    trainer_module.TASK_CONFIG_KEY: task.to_json()}
+  if config.tune.enabled:
+    # Trials see the train and eval splits only: Transform writes no test split.
+    tuning_node = BudgetTuner(
+        tuner_fn=TUNER_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
+        custom_config={**model_settings, tuner_module.TUNE_CONFIG_KEY: dataclasses.asdict(config.tune)},
+    ).with_id(TUNER_ID)
+    best_hyperparameters = tuning_node.outputs["best_hyperparameters"]
+  else:
+    tuning_node, best_hyperparameters = _reused_hyperparameters(hyperparameters)
+
   trainer = tfx.components.Trainer(
       run_fn=TRAINER_FN,
       examples=transform.outputs["transformed_examples"],
@@ -114,8 +160,8 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       schema=schema_gen.outputs["schema"],
       train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
       eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
-      custom_config={trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
-                     trainer_module.TASK_CONFIG_KEY: task.to_json()})
+      hyperparameters=best_hyperparameters,
+      custom_config=model_settings)
 
   baseline_node, baseline_model = _baseline(baseline)
   evaluator = tfx.components.Evaluator(
@@ -136,7 +182,8 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       pipeline_name=config.name,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-                  transform, trainer, *([baseline_node] if baseline_node else []), evaluator, pusher],
+                  transform, *([tuning_node] if tuning_node else []), trainer,
+                  *([baseline_node] if baseline_node else []), evaluator, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args(beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

@@ -5,7 +5,6 @@ thing. Progress lines come from the orchestrators' own "Component X is running /
 finished" log records; everything else TF and Beam log is kept out of the terminal
 unless verbose.
 """
-import dataclasses
 import logging
 import sys
 import time
@@ -125,6 +124,7 @@ def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_li
     BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))
   result = summary.read(config.metadata_path, task)
   result.pipeline_name = config.name
-  result.model = dataclasses.asdict(config.model)
+  if result.tuning:
+    result.tuning["reused"] = not config.tune.enabled
   result.wall_seconds = time.time() - start
   return result

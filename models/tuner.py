@@ -1,0 +1,215 @@
+"""TFX Tuner module: finds the model settings for the user's data within a time budget.
+
+`tuner_fn` is TFX's Tuner contract (FnArgs in, TunerFnResult out). Its tuner is a
+keras-tuner BaseTuner whose trials train through the Trainer's own code
+(models/trainer.py: fit) on the train split and are scored on the eval split; the test
+split never reaches the Tuner (Transform writes none). keras-tuner's Keras `Tuner` class
+is not used: it drives model.fit with Keras 3 callbacks, and hub.KerasLayer models are
+tf_keras (Keras 2) models (keras-tuner issue 1039). BaseTuner and Oracle are
+framework-free, so the search is an Oracle of our own:
+
+  1. a portfolio per task kind: the registered embeddings that suit it, frozen and
+     fine-tuned, with the settings measured best for each (benchmarks/), cheapest first;
+  2. then variations of the best so far (learning rate x0.5 / x2, dropout, hidden units).
+
+No trial starts that the remaining budget cannot hold: a trial's time is estimated from
+the measured trials (the same embedding's, else the first trial's scaled by the
+registry's relative cost). The first trial always runs. Fields the user fixed on the
+command line (ModelConfig.fixed) are held at the user's values in every trial.
+"""
+import dataclasses
+import time
+from typing import Optional
+
+import keras_tuner
+from tfx import v1 as tfx
+
+from models import model as model_lib
+from models import task as task_lib
+from models import thresholds as thresholds_lib
+from models import trainer as trainer_lib
+from models.embeddings import registry
+
+TUNE_CONFIG_KEY = "tune"   # custom_config: pipeline.config.TuneConfig as a dict
+# The eval-split score a trial is ranked by. Binary and multi-class: the gate's accuracy
+# (at 0.5 / top-1). Multi-label: macro-F1 at thresholds chosen on eval, the metric the
+# task is usually judged by (subset accuracy over many labels barely moves between
+# settings).
+OBJECTIVE = {task_lib.BINARY: "eval_accuracy", task_lib.MULTI_CLASS: "eval_accuracy",
+             task_lib.MULTI_LABEL: "eval_macro_f1"}
+SEARCHED = ("embedding_handle", "trainable", "learning_rate", "batch_size", "dropout", "hidden_units", "epochs")
+
+# The portfolio, cheapest first: (embedding, fine-tuned, overrides). The settings come
+# from the measured runs in benchmarks/embedding_results.md and task_results.md.
+PORTFOLIO = {
+    task_lib.BINARY: [
+        ("nb-word-ngram-bag", True, {}),
+        ("minilm-bigram-bag", True, {}),
+        ("nb-word-ngram-bag", True, {"dropout": 0.3, "hidden_units": 64}),
+        ("use-multilingual-v3", False, {"learning_rate": 3e-3, "hidden_units": 256, "epochs": 10}),
+        ("minilm-l6-encoder", True, {"learning_rate": 5e-5, "batch_size": 32, "epochs": 3, "dropout": 0.1}),
+    ],
+    task_lib.MULTI_CLASS: [
+        ("minilm-bigram-bag", True, {}),
+        ("minilm-wordpiece-bag", True, {"dropout": 0.5}),
+        ("use-multilingual-v3", False, {"learning_rate": 3e-3, "hidden_units": 256, "epochs": 20}),
+        ("minilm-l6-encoder", False, {"learning_rate": 3e-3, "hidden_units": 256, "epochs": 20}),
+        ("minilm-l6-encoder", True, {"learning_rate": 5e-5, "batch_size": 32, "epochs": 4, "dropout": 0.1}),
+    ],
+    task_lib.MULTI_LABEL: [
+        ("minilm-bigram-bag", True, {}),
+        ("minilm-wordpiece-bag", True, {"dropout": 0.5, "epochs": 10}),
+        ("use-multilingual-v3", False, {"learning_rate": 3e-3, "hidden_units": 512, "epochs": 20}),
+        ("minilm-l6-encoder", False, {"learning_rate": 3e-3, "hidden_units": 512, "epochs": 20}),
+    ],
+}
+MAX_VARIATIONS = 4
+
+
+def _settings(base: model_lib.ModelConfig, task: task_lib.Task, embedding: str, trainable: bool,
+              overrides: dict) -> dict:
+  """A trial's values for every searched field, the user's fixed fields kept."""
+  proposed = dataclasses.replace(base, **{"embedding_handle": embedding, "trainable": trainable, "batch_size": None,
+                                          "learning_rate": None, "hidden_units": None, **overrides})
+  proposed = proposed.for_task(task)
+  proposed = dataclasses.replace(proposed, hidden_units=model_lib.hidden_units(proposed, task))
+  values = {name: getattr(proposed, name) for name in SEARCHED}
+  values.update({name: getattr(base, name) for name in base.fixed if name in SEARCHED})
+  return values
+
+
+def portfolio(base: model_lib.ModelConfig, task: task_lib.Task) -> list:
+  """The first-stage candidates, duplicates (after fixing the user's fields) removed."""
+  seen, result = set(), []
+  for embedding, trainable, overrides in PORTFOLIO[task.kind]:
+    values = _settings(base, task, embedding, trainable, overrides)
+    key = tuple(sorted(values.items()))
+    if key not in seen:
+      seen.add(key)
+      result.append(values)
+  return result
+
+
+def variations(best: dict, fixed) -> list:
+  """Second-stage candidates around the best trial's values."""
+  changes = [{"learning_rate": best["learning_rate"] * 2}, {"learning_rate": best["learning_rate"] / 2},
+             {"dropout": 0.2 if best["dropout"] >= 0.4 else 0.5},
+             {"hidden_units": best["hidden_units"] * 4 if best["hidden_units"] < 256 else best["hidden_units"] // 2}]
+  return [dict(best, **change) for change in changes if not set(change) & set(fixed)]
+
+
+def relative_cost(values: dict) -> float:
+  """A trial's cost in units of one forward pass of the word-piece bag over the data:
+  fine-tuning pays a forward and backward pass (about 3) per epoch; a frozen module
+  embeds each text once and then trains the head alone."""
+  cost = registry.relative_cost(values["embedding_handle"])
+  return cost * 3 * values["epochs"] if values["trainable"] else cost
+
+
+class BudgetOracle(keras_tuner.Oracle):
+  """The portfolio, then variations of the best, within a wall-time budget."""
+
+  def __init__(self, candidates: list, budget_seconds: float, objective: str, fixed=(), max_variations=MAX_VARIATIONS):
+    # The candidates are listed, not sampled: each trial's values are set whole, and the
+    # best trial's HyperParameters config ({"space": [], "values": {...}}) is what TFX
+    # writes to best_hyperparameters.txt for the Trainer.
+    super().__init__(objective=keras_tuner.Objective(objective, "max"),
+                     max_trials=len(candidates) + max_variations, seed=1)
+    self.queue = list(candidates)
+    self.fixed = tuple(fixed)
+    self.budget_seconds = budget_seconds
+    self.started = None
+    self.measured = {}      # trial id -> (values, seconds)
+    self.log = []           # every trial and every skipped candidate, in order
+    self.refined = False
+    self.stopped_because = ""
+
+  def estimate(self, values: dict) -> Optional[float]:
+    """Seconds a trial with these values should take, from the measured trials."""
+    if not self.measured:
+      return None
+    same = [(v, s) for v, s in self.measured.values()
+            if (v["embedding_handle"], v["trainable"]) == (values["embedding_handle"], values["trainable"])]
+    reference_values, reference_seconds = (same or list(self.measured.values()))[-1]
+    return reference_seconds * relative_cost(values) / relative_cost(reference_values)
+
+  def _next_candidate(self):
+    if not self.queue and not self.refined:
+      self.refined = True
+      best = self.get_best_trials(1)
+      if best:
+        tried = {tuple(sorted(v.items())) for v, _ in self.measured.values()}
+        self.queue = [v for v in variations(best[0].hyperparameters.values, self.fixed)
+                      if tuple(sorted(v.items())) not in tried]
+    return self.queue.pop(0) if self.queue else None
+
+  def populate_space(self, trial_id):
+    if self.started is None:
+      self.started = time.time()
+    while True:
+      values = self._next_candidate()
+      if values is None:
+        self.stopped_because = self.stopped_because or "every candidate tried"
+        return {"status": keras_tuner.engine.trial.TrialStatus.STOPPED, "values": None}
+      remaining = self.budget_seconds - (time.time() - self.started)
+      estimate = self.estimate(values)
+      if estimate is not None and estimate > remaining:
+        self.log.append({"trial": None, "status": "skipped", "values": values, "seconds": None, "score": None,
+                         "why": f"estimated {estimate:.0f} s, {max(remaining, 0):.0f} s of the budget left"})
+        self.stopped_because = "the budget could not hold the remaining candidates"
+        continue
+      return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
+
+
+class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
+  """Runs each trial with the Trainer's code and records its score and seconds."""
+
+  def __init__(self, oracle: BudgetOracle, fn_args, base: model_lib.ModelConfig, task: task_lib.Task):
+    super().__init__(oracle=oracle, directory=fn_args.working_dir, project_name="tuning", overwrite=True)
+    self.fn_args, self.base, self.task = fn_args, base, task
+    self.transform_output = None
+
+  def run_trial(self, trial, *args, **kwargs):
+    import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
+    if self.transform_output is None:
+      self.transform_output = tft.TFTransformOutput(self.fn_args.transform_graph_path)
+    values = trial.hyperparameters.values
+    config = dataclasses.replace(self.base, **values)
+    print(f"[tuner] trial {trial.trial_id}: " + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    start = time.time()
+    train, evaluation = trainer_lib.datasets(self.fn_args, self.transform_output, config, self.task)
+    model = trainer_lib.fit(config, self.task, train, evaluation)
+    score = eval_score(*trainer_lib.eval_predictions(model, evaluation, self.task), self.task)
+    seconds = time.time() - start
+    self.oracle.measured[trial.trial_id] = (dict(values), seconds)
+    self.oracle.log.append({"trial": trial.trial_id, "status": "completed", "values": dict(values),
+                            "seconds": round(seconds, 1), "score": score})
+    print(f"[tuner] trial {trial.trial_id}: {self.oracle.objective.name} {score:.4f} in {seconds:.0f} s", flush=True)
+    return {self.oracle.objective.name: score}
+
+  def trial_log(self) -> dict:
+    """What BudgetTuner's executor writes beside TFX's tuner_results.json."""
+    return {"objective": self.oracle.objective.name, "budget_seconds": self.oracle.budget_seconds,
+            "stopped_because": self.oracle.stopped_because or "every candidate tried", "trials": self.oracle.log}
+
+
+def eval_score(labels, probabilities, task: task_lib.Task) -> float:
+  """The trial's objective on the eval split (OBJECTIVE)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  if task.kind == task_lib.BINARY:
+    return float(((probabilities.reshape(-1) >= 0.5) == (labels.reshape(-1) > 0.5)).mean())
+  if task.kind == task_lib.MULTI_CLASS:
+    return float((probabilities.argmax(axis=1) == labels.reshape(-1)).mean())
+  thresholds = thresholds_lib.choose(labels, probabilities)
+  return float(np.mean(thresholds_lib.f1_per_label(labels, (probabilities >= thresholds).astype(float))))
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs):
+  """TFX Tuner entry point."""
+  custom = fn_args.custom_config or {}
+  base = model_lib.ModelConfig.from_dict(custom.get(trainer_lib.MODEL_CONFIG_KEY, {}))
+  task = task_lib.Task.from_json(custom[trainer_lib.TASK_CONFIG_KEY])
+  budget = float(custom.get(TUNE_CONFIG_KEY, {}).get("budget_minutes", 30.0)) * 60
+  oracle = BudgetOracle(portfolio(base, task), budget, OBJECTIVE[task.kind], fixed=base.fixed)
+  # verbose 0: keras-tuner's own per-trial tables stay out of the terminal ("[tuner]" lines say it).
+  return tfx.components.TunerFnResult(tuner=BudgetTuner(oracle, fn_args, base, task), fit_kwargs={"verbose": 0})
