@@ -20,10 +20,10 @@ import tf_keras as keras
 from models import features
 from models.lazy_adam import LazyAdam
 from models import task as task_lib
-from models.embeddings import registry
+from models.embeddings import handles, registry
 
 
-EMBEDDING_LAYER = "embedding"   # the hub.KerasLayer's name in the classifier
+EMBEDDING_LAYER = "embedding"   # the hub.KerasLayer's name in the classifier (side by side: embedding_1, ...)
 # The embedding a task gets unless one is named. Binary: the NBSVM module (full IMDB 0.9221
 # against minilm-bigram-bag's 0.9018-0.9067, Trainer 37 s against 62-90 s; bundled sample
 # 0.867 against 0.865). Multi-class and multi-label: the pretrained bag, since Naive-Bayes ratios
@@ -56,12 +56,16 @@ class ModelConfig:
   fixed: tuple[str, ...] = ()
 
   def for_task(self, task: task_lib.Task) -> "ModelConfig":
-    """Every None decided: the embedding by the task's kind, then that embedding's defaults."""
+    """Every None decided: the embedding by the task's kind, then that embedding's defaults
+    (side by side: the first module's batch size and learning rate; fine-tuned if any
+    module is fine-tuned by default)."""
     handle = self.embedding_handle or DEFAULT_EMBEDDING[task.kind]
-    tuned = registry.training_defaults(handle)
+    modules = handles.parts(handle)
+    tuned = registry.training_defaults(modules[0])
     return dataclasses.replace(
         self, embedding_handle=handle,
-        trainable=registry.default_trainable(handle) if self.trainable is None else self.trainable,
+        trainable=(any(registry.default_trainable(m) for m in modules) if self.trainable is None
+                   else self.trainable),
         batch_size=self.batch_size or tuned.get("batch_size", BATCH_SIZE),
         learning_rate=self.learning_rate or tuned.get("learning_rate", LEARNING_RATE))
 
@@ -113,18 +117,32 @@ def compile_for_training(model: keras.Model, config: ModelConfig, task: task_lib
   return model
 
 
-def embedding_layer(config: ModelConfig, embedding_path: str) -> hub.KerasLayer:
-  return hub.KerasLayer(embedding_path, trainable=config.trainable, name=EMBEDDING_LAYER)
+def embedding_layers(config: ModelConfig, embedding_paths) -> list:
+  """One hub.KerasLayer per module (a path, or a list of paths side by side). Side by
+  side, `trainable` fine-tunes the modules the registry fine-tunes by default; the others
+  (the sentence encoders) stay frozen."""
+  paths = [embedding_paths] if isinstance(embedding_paths, str) else list(embedding_paths)
+  names = handles.parts(config.embedding_handle) if config.embedding_handle else [None]
+  if len(names) != len(paths):
+    names = [None] * len(paths)
+  return [hub.KerasLayer(path, trainable=bool(config.trainable) and (len(paths) == 1 or registry.default_trainable(name)),
+                         name=EMBEDDING_LAYER if i == 0 else f"{EMBEDDING_LAYER}_{i}")
+          for i, (path, name) in enumerate(zip(paths, names))]
 
 
-def build_classifier(config: ModelConfig, embedding_path: str, task: task_lib.Task,
+def embed(layers: list, text):
+  """The modules' vectors for `text`, concatenated (one module: its vector)."""
+  vectors = [layer(text) for layer in layers]
+  return vectors[0] if len(vectors) == 1 else keras.layers.Concatenate(name="side_by_side")(vectors)
+
+
+def build_classifier(config: ModelConfig, embedding_paths, task: task_lib.Task,
                      head: keras.Model = None) -> keras.Model:
   """Returns a compiled model mapping a [batch] string tensor to [batch, outputs] logits:
-  the hub module, then `head` (a new one unless given, e.g. trained on cached vectors)."""
+  the hub module(s), then `head` (a new one unless given, e.g. trained on cached vectors)."""
   keras.utils.set_random_seed(config.seed)
   text = keras.Input(shape=(), dtype=tf.string, name=features.TEXT_XF)
-  layer = embedding_layer(config, embedding_path)
-  embedded = layer(text)
+  embedded = embed(embedding_layers(config, embedding_paths), text)
   head = head or build_head(config, embedded.shape[-1], task)
   return compile_for_training(keras.Model(text, head(embedded), name="text_classifier"), config, task)
 

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  registers the tokenizer ops the embedding uses
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -132,7 +133,7 @@ def fit(config: model_lib.ModelConfig, task: task_lib.Task, train, evaluation, l
   """Trains the classifier on the train split; the eval split picks the epoch. The Trainer
   and every tuning trial (models/tuner.py) train through here, so a trial's score is the
   score of the model the Trainer would make with the same settings."""
-  embedding_path = handles.resolve(config.embedding_handle)
+  embedding_paths = handles.resolve_all(config.embedding_handle)
   callbacks = [
       # The eval split (never the test split) picks the epoch: fine-tuned embeddings
       # overfit IMDB after one or two passes.
@@ -140,20 +141,23 @@ def fit(config: model_lib.ModelConfig, task: task_lib.Task, train, evaluation, l
   if log_dir:
     callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
   if config.trainable:
-    model = model_lib.build_classifier(config, embedding_path, task)
-    nb_ratio.set_from_train_split(model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object, train, task)
+    model = model_lib.build_classifier(config, embedding_paths, task)
+    for layer in model.layers:
+      if isinstance(layer, hub.KerasLayer):  # modules with Naive-Bayes ratios get them from train
+        nb_ratio.set_from_train_split(layer.resolved_object, train, task)
     model.fit(train, validation_data=evaluation, epochs=config.epochs, verbose=2, callbacks=callbacks)
     return model
   # Frozen: embed every example once, train the head on the cached vectors.
   keras.utils.set_random_seed(config.seed)
-  embed = model_lib.embedding_layer(config, embedding_path)
+  layers = model_lib.embedding_layers(config, embedding_paths)
+  embed = lambda text: tf.concat([layer(text) for layer in layers], axis=-1)  # noqa: E731
   cached = lambda ds, shuffle: model_lib.cache_embeddings(  # noqa: E731
       ds, embed, 10_000 if shuffle else 0, config.seed, config.batch_size)
   head = model_lib.compile_for_training(
       model_lib.build_head(config, embed(tf.constant([""])).shape[-1], task), config, task)
   head.fit(cached(train, True), validation_data=cached(evaluation, False), epochs=config.epochs, verbose=2,
            callbacks=callbacks)
-  return model_lib.build_classifier(config, embedding_path, task, head=head)
+  return model_lib.build_classifier(config, embedding_paths, task, head=head)
 
 
 def eval_predictions(model, evaluation, task: task_lib.Task) -> tuple[np.ndarray, np.ndarray]:

@@ -310,7 +310,7 @@ def render(config: PipelineConfig) -> str:
   candidate, baseline = summary_lib.model_names(uri)
   eval_result = tfma.load_eval_result(uri, model_name=candidate or None)
   validation = tfma.load_validation_result(uri)
-  model_settings = trainer.get("model", {})
+  model_settings = result.model or trainer.get("model", {})  # as trained (after tuning), else as configured
 
   verdict = ('<span class="verdict ok" id="verdict">Blessed and pushed</span>' if result.blessed and result.pushed_to
              else '<span class="verdict ok" id="verdict">Blessed</span>' if result.blessed
@@ -379,7 +379,8 @@ def render(config: PipelineConfig) -> str:
       "embedding": f"{model_settings.get('embedding_handle', '–')}"
                    f"{'' if model_settings.get('trainable', True) else ' (frozen)'}",
       "hyper-parameters": ", ".join(f"{k}={model_settings[k]}" for k in
-                                    ("epochs", "batch_size", "learning_rate", "hidden_units") if k in model_settings),
+                                    ("epochs", "batch_size", "learning_rate", "dropout", "hidden_units")
+                                    if k in model_settings),
       "model": artifacts["model"].uri if artifacts["model"] else "–",
       "evaluation": uri,
       "pushed to": result.pushed_to or "nothing pushed",
@@ -408,6 +409,8 @@ def render(config: PipelineConfig) -> str:
 {confusion}
 <h2>ROC, precision-recall and calibration (overall)</h2>
 <div class="charts">{charts}</div>
+<h2>Tuning</h2>
+{tuning_section(result.tuning)}
 <h2>Baseline comparison</h2>
 {baseline_html}
 <h2>Data statistics</h2>
@@ -419,6 +422,23 @@ def render(config: PipelineConfig) -> str:
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def tuning_section(tuning: dict) -> str:
+  """The Tuner result the Trainer took: every trial (values, eval score, seconds)."""
+  if not tuning:
+    return '<p id="tuning">No tuning: the Trainer used the configured settings (run with --tune to search).</p>'
+  if tuning.get("reused"):
+    intro = (f"<p id=\"tuning\">Reused: the Trainer took the pipeline's last Tuner result "
+             f"(<code>{html.escape(tuning.get('uri', ''))}</code>).</p>")
+  else:
+    intro = (f"<p id=\"tuning\">Searched in this run by {html.escape(str(tuning.get('objective')))} on the eval split, "
+             f"budget {tuning.get('budget_seconds', 0):.0f} s; stopped: {html.escape(str(tuning.get('stopped_because')))}.</p>")
+  rows = [(html.escape(str(t["trial"] or "–")), html.escape(t["status"]), _fmt(t["score"]),
+           "–" if t["seconds"] is None else f"{t['seconds']:.0f}",
+           html.escape(summary_lib.describe_model(t["values"]) + (f" ({t['why']})" if t.get("why") else "")))
+          for t in tuning.get("trials", [])]
+  return intro + _table(["trial", "status", "eval score", "seconds", "settings"], rows, "trials")
 
 
 def write(config: PipelineConfig, out_path: Optional[str] = None) -> str:

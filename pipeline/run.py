@@ -91,7 +91,7 @@ def define(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task,
   Resolving the embedding handle here fails a bad one before any component runs, and
   builds the default module into the cache the Trainer then reuses.
   """
-  handles.resolve(config.model.embedding_handle)
+  handles.resolve_all(config.model.embedding_handle)
   return pipeline_def.create_pipeline(
       config, dataset, task, beam_pipeline_args,
       tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
@@ -124,7 +124,5 @@ def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_li
     BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))
   result = summary.read(config.metadata_path, task)
   result.pipeline_name = config.name
-  if result.tuning:
-    result.tuning["reused"] = not config.tune.enabled
   result.wall_seconds = time.time() - start
   return result

@@ -203,29 +203,41 @@ def model_settings(model_uri: str) -> dict:
   return json.loads(io_utils.read_string_file(path)) if os.path.exists(path) else {}
 
 
-def _linked(store, artifact_ids, event_type, via_execution_event) -> list:
-  """Artifacts one step away in the lineage: the executions that have `artifact_ids` as
-  `via_execution_event` (INPUT/OUTPUT), then their `event_type` artifacts."""
-  executions = [e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids) if e.type == via_execution_event]
-  ids = [e.artifact_id for e in store.get_events_by_execution_ids(executions) if e.type == event_type]
+def _producers(store, artifact_id: int) -> list:
+  return [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
+          if e.type == metadata_store_pb2.Event.OUTPUT]
+
+
+def _artifacts_of(store, execution_ids: list, event_type) -> list:
+  """(type name, artifact) of the executions' inputs or outputs."""
+  ids = [e.artifact_id for e in store.get_events_by_execution_ids(execution_ids) if e.type == event_type]
   types = {t.id: t.name for t in store.get_artifact_types()}
   return [(types.get(a.type_id), a) for a in store.get_artifacts_by_id(ids)]
 
 
+def _run_ids(store, execution_ids: list) -> set:
+  """The pipeline-run contexts (one per orchestrator run) the executions belong to."""
+  return {c.id for e in execution_ids for c in store.get_contexts_by_execution(e)
+          if c.type_id == store.get_context_type("pipeline_run").id}
+
+
 def trainer_tuning(store, model) -> dict:
   """The Tuner result the Trainer that wrote `model` took as input (lineage in ML
-  Metadata), with the trial log its Tuner wrote; {} if it took none."""
-  event = metadata_store_pb2.Event
-  hyperparameters = [a for name, a in _linked(store, [model.id], event.INPUT, event.OUTPUT)
+  Metadata), with the trial log its Tuner wrote and whether it was reused from an
+  earlier run; {} if the Trainer took none."""
+  trainer_runs = _producers(store, model.id)
+  hyperparameters = [a for name, a in _artifacts_of(store, trainer_runs, metadata_store_pb2.Event.INPUT)
                      if name == standard_artifacts.HyperParameters.TYPE_NAME]
   if not hyperparameters:
     return {}
+  tuner_runs = _producers(store, hyperparameters[0].id)
   log = {}
-  for name, artifact in _linked(store, [hyperparameters[0].id], event.OUTPUT, event.OUTPUT):
+  for name, artifact in _artifacts_of(store, tuner_runs, metadata_store_pb2.Event.OUTPUT):
     path = os.path.join(artifact.uri, TRIALS_FILE)
     if name == standard_artifacts.TunerResults.TYPE_NAME and os.path.exists(path):
       log = json.loads(io_utils.read_string_file(path))
-  return dict(log, uri=hyperparameters[0].uri)
+  reused = not _run_ids(store, trainer_runs) & _run_ids(store, tuner_runs)
+  return dict(log, uri=hyperparameters[0].uri, reused=reused)
 
 
 def model_task(model_uri: str) -> Optional[task_lib.Task]:

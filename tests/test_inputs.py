@@ -160,6 +160,15 @@ def test_text_column_missing_or_empty(tmp_path):
   _refused(tmp_path, empty, f"{empty}/train.csv, line 3, column 'text': empty text")
 
 
+def test_label_column_missing(tmp_path):
+  """Without its label column a CSV is refused by name, file and the columns it has
+  (a bare ValueError from header.index would reach the user otherwise)."""
+  folder = _csv(tmp_path / "d", "train.csv", ["a film,x", "another,y"], header="text,sentiment")
+  _refused(tmp_path, folder, f"{folder}/train.csv: no column 'label' (columns: text, sentiment)")
+  jsonl = _jsonl(tmp_path / "j", '{"text": "x", "sentiment": "a"}\n')
+  _refused(tmp_path, jsonl.parent, f"{jsonl}, line 1: no field 'label' (fields: text, sentiment)")
+
+
 def test_empty_class_folder_is_named(tiny_imdb, tmp_path):
   for f in (tiny_imdb / "test" / "pos").iterdir():
     f.unlink()

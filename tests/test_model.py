@@ -82,7 +82,7 @@ def test_frozen_embeddings_are_computed_once_per_example_not_per_epoch():
 def test_frozen_training_path_trains_only_the_head():
   config = model_lib.ModelConfig(hidden_units=4, trainable=False).for_task(BINARY)
   path = handles.resolve(config.embedding_handle)
-  embed = model_lib.embedding_layer(config, path)
+  embed = model_lib.embedding_layers(config, path)[0]
   dim = embed(tf.constant([""])).shape[-1]
   head = model_lib.compile_for_training(model_lib.build_head(config, dim, BINARY), config, BINARY)
   dataset = tf.data.Dataset.from_tensor_slices(

@@ -67,7 +67,7 @@ def test_pushed_model_scores_through_both_signatures(sample_run):
 
 
 def test_binary_default_is_the_nb_module_with_ratios_from_the_train_split(sample_run):
-  _, summary = sample_run
+  config, summary = sample_run
   assert summary["model"]["embedding_handle"] == model_lib.DEFAULT_EMBEDDING["binary"] == nb_ngram_bag.NAME
   assert (summary["model"]["batch_size"], summary["model"]["learning_rate"]) == (256, 3e-3)  # the registry's
   saved = {v.name: v for v in tf.saved_model.load(summary["pushed_to"]).variables}
@@ -76,6 +76,28 @@ def test_binary_default_is_the_nb_module_with_ratios_from_the_train_split(sample
   [great] = nb_ngram_bag.word_ngram_ids(tf.constant(["great"]), ratio.size).to_list()
   [worst] = nb_ngram_bag.word_ngram_ids(tf.constant(["worst"]), ratio.size).to_list()
   assert ratio[great[0]] > 0 > ratio[worst[0]]
+  # Counted on the train split alone: recounted here from Transform's train split they
+  # match; counted on train and eval they would not.
+  splits = {name: _transformed(config, name) for name in ("train", "eval")}
+  def counted(*names):
+    texts = tf.concat([splits[n][0] for n in names], 0)
+    labels = tf.concat([splits[n][1] for n in names], 0)
+    batches = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(256)
+    ngram_ids = lambda t: nb_ngram_bag.word_ngram_ids(t, ratio.size)  # noqa: E731
+    return nb_ratio.log_count_ratio(*nb_ratio.count_by_class(ngram_ids, batches, ratio.size))
+  np.testing.assert_allclose(ratio, counted("train"), atol=1e-5)
+  assert not np.allclose(ratio, counted("train", "eval"), atol=1e-5)
+
+
+def _transformed(config, split: str):
+  """(text_xf, label_xf) of Transform's output for a split, as the Trainer reads them."""
+  import tensorflow_transform as tft
+  [graph] = pathlib.Path(config.pipeline_root, "Transform", "transform_graph").glob("*")
+  spec = tft.TFTransformOutput(str(graph)).transformed_feature_spec()
+  files = [str(p) for p in pathlib.Path(config.pipeline_root, "Transform", "transformed_examples").glob(f"*/Split-{split}/*")]
+  records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  parsed = tf.io.parse_example(tf.constant(records), {k: spec[k] for k in (features.TEXT_XF, features.LABEL_XF)})
+  return tf.reshape(parsed[features.TEXT_XF], [-1]), tf.reshape(tf.cast(parsed[features.LABEL_XF], tf.float32), [-1, 1])
 
 
 def test_transform_signature_yields_label_ids(sample_run):

@@ -9,6 +9,7 @@ import tensorflow_model_analysis as tfma
 
 from models import features
 from models import task as task_lib
+from models import thresholds as thresholds_lib
 from pipeline import cli, report, run, summary
 from pipeline.config import REPO_ROOT, DataConfig
 from serving.clients import cli as client_cli
@@ -100,9 +101,22 @@ def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
   assert result.metrics["subset_accuracy"] == pytest.approx((labels == decisions).all(axis=1).mean(), abs=1e-6)
   true_positives = (labels * decisions).sum()
   assert result.metrics["micro_f1"] == pytest.approx(2 * true_positives / (labels.sum() + decisions.sum()), abs=1e-4)
+  # The gated macro AUC is the mean of the per-label AUCs (not the micro average).
+  per_label_auc = [result.per_label[label]["auc"] for label in result.task["labels"]]
+  assert result.metrics["macro_auc"] == pytest.approx(np.mean(per_label_auc), abs=1e-4)
+  assert abs(result.metrics["macro_auc"] - result.metrics["micro_auc"]) > 1e-3
   out = model.signatures[features.SERVING_TEXT_SIGNATURE](text=tf.constant(COMMENTS))
   thresholds = out[features.THRESHOLDS_OUTPUT].numpy()
   assert thresholds.shape == (3, 28) and ((thresholds > 0) & (thresholds < 1)).all()
+  # The served thresholds are the ones that maximise each label's F1 on the eval split.
+  eval_files = tf.io.gfile.glob(f"{config.pipeline_root}/TextExampleGen/examples/*/Split-eval/*")
+  raw_eval = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(eval_files, compression_type="GZIP")])
+  eval_labels = model.signatures[features.TRANSFORM_SIGNATURE](examples=raw_eval)[features.LABEL_XF].numpy()
+  eval_probabilities = model.signatures[features.SERVING_EXAMPLES_SIGNATURE](
+      examples=raw_eval)[features.PROBABILITY_OUTPUT].numpy()
+  expected_thresholds = thresholds_lib.choose(eval_labels, eval_probabilities)
+  assert (expected_thresholds != thresholds_lib.DEFAULT).any()  # the sample's eval split moves some
+  np.testing.assert_allclose(thresholds[0], expected_thresholds, atol=1e-6)
   np.testing.assert_array_equal(out[features.DECISIONS_OUTPUT].numpy(),
                                 (out[features.PROBABILITY_OUTPUT].numpy() >= thresholds).astype(np.float32))
   name = config.serving_name

@@ -7,6 +7,8 @@ A handle is one of:
   * a local SavedModel directory;
   * a TF Hub URL (https://tfhub.dev/...), a Kaggle Models URL, or a short TF Hub handle
     such as `google/nnlm-en-dim50/2`, fetched by tensorflow_hub into TFHUB_CACHE_DIR.
+Two or more handles joined by "+" (`nb-word-ngram-bag+minilm-bigram-bag`) put the
+modules side by side on the same text (models/model.py concatenates their vectors).
 Resolving happens once, when the pipeline is built, so a bad handle fails before any
 data is read, and every component sees the same local files.
 """
@@ -27,6 +29,25 @@ class EmbeddingHandleError(ValueError):
 def default_cache_dir() -> pathlib.Path:
   base = os.environ.get("TFX_TEXT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tfx-text-pipeline")
   return pathlib.Path(base) / "hub"
+
+
+SIDE_BY_SIDE = "+"
+
+
+def parts(handle: str) -> list:
+  """The modules a handle names: one, or several joined by '+' (an existing local path
+  with a '+' in its name stays one handle)."""
+  if SIDE_BY_SIDE not in handle or pathlib.Path(handle).expanduser().exists():
+    return [handle]
+  names = handle.split(SIDE_BY_SIDE)
+  if any(not name.strip() for name in names):
+    raise EmbeddingHandleError(f"embedding handle {handle!r}: an empty name beside '{SIDE_BY_SIDE}'")
+  return [name.strip() for name in names]
+
+
+def resolve_all(handle: str, cache_dir: pathlib.Path | None = None) -> list:
+  """Local SavedModel paths, one per module the handle names (parts)."""
+  return [resolve(part, cache_dir) for part in parts(handle)]
 
 
 def _is_remote(handle: str) -> bool:

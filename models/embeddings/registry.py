@@ -109,8 +109,8 @@ def training_defaults(handle: str) -> dict:
 
 
 def relative_cost(handle: str) -> float:
-  entry = REGISTRY.get(handle)
-  return entry.relative_cost if entry else UNKNOWN_COST
+  """The module's (side by side: the modules' summed) relative_cost."""
+  return sum(REGISTRY[name].relative_cost if name in REGISTRY else UNKNOWN_COST for name in handle.split("+"))
 
 
 def describe() -> str:

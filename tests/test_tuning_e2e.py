@@ -1,0 +1,135 @@
+"""Model selection through the pipeline: the TFX Tuner (--tune) within a budget, its result
+reused by the next run, and embeddings side by side (--embedding a+b)."""
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+from tfx.types import standard_artifacts
+
+from models import features
+from models import nb_ratio
+from models import task as task_lib
+from pipeline import cli, summary
+from pipeline import run
+from pipeline.config import TuneConfig
+from tests.conftest import NEGATIVE, POSITIVE, fast_config, make_aclimdb
+
+pytestmark = pytest.mark.slow
+
+# The cheap module, held fixed, keeps every trial a few seconds; the Tuner then searches
+# the other settings (fine-tuned or frozen, learning rate, batch, dropout, hidden units).
+FIXED = ("embedding_handle",)
+
+
+def _tuned_config(data, out, budget_minutes):
+  config = fast_config(data, out, name="tuned")
+  return config.replace(tune=TuneConfig(enabled=True, budget_minutes=budget_minutes),
+                        model=dataclasses.replace(config.model, fixed=FIXED, epochs=3))
+
+
+def _trainer_and_tuner_inputs(config):
+  """(best_hyperparameters values the Trainer took, split names of the Tuner's examples)."""
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
+    store = m.store
+    types = {t.id: t.name for t in store.get_execution_types()}
+    def latest(node):
+      return max((e for e in store.get_executions() if types[e.type_id].endswith(node)), key=lambda e: e.id)
+    def inputs(execution, type_name):
+      ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution.id])
+             if e.type == metadata_store_pb2.Event.INPUT]
+      wanted = store.get_artifact_type(type_name).id
+      return [a for a in store.get_artifacts_by_id(ids) if a.type_id == wanted]
+    [hyperparameters] = inputs(latest(".Trainer"), standard_artifacts.HyperParameters.TYPE_NAME)
+    [examples] = inputs(latest(".BudgetTuner"), standard_artifacts.Examples.TYPE_NAME)
+  values = json.loads(pathlib.Path(hyperparameters.uri, "best_hyperparameters.txt").read_text())["values"]
+  split_names = examples.properties.get("split_names") or examples.custom_properties["split_names"]
+  return values, json.loads(split_names.string_value)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+  root = tmp_path_factory.mktemp("tune")
+  data = make_aclimdb(root / "aclImdb", {"train": 100, "test": 30})
+  config = _tuned_config(data, root / "out", budget_minutes=30)
+  return config, run.run(config)
+
+
+def test_the_trainer_trains_with_the_best_trial(tuned):
+  config, result = tuned
+  trials = [t for t in result.tuning["trials"] if t["status"] == "completed"]
+  assert len(trials) >= 5 and not result.tuning["reused"], result.table()
+  assert result.tuning["objective"] == "eval_accuracy"
+  best = max(trials, key=lambda t: t["score"])  # ties: the earlier (cheaper) trial
+  took, _ = _trainer_and_tuner_inputs(config)
+  assert took == best["values"]
+  # What the Trainer trained with, as recorded beside the model, is the best trial's.
+  assert {k: result.model[k] for k in took} == took
+  assert len({json.dumps(t["values"], sort_keys=True) for t in trials}) == len(trials)  # no repeats
+  assert all(t["values"]["embedding_handle"] == "minilm-wordpiece-bag" for t in trials)  # the fixed field
+  assert {t["values"]["trainable"] for t in trials} == {True, False}
+  table = result.table()
+  assert "tuning" in table and f"trial {best['trial']}" in table
+
+
+def test_the_tuner_never_sees_the_test_split(tuned):
+  config, _ = tuned
+  _, splits = _trainer_and_tuner_inputs(config)
+  assert sorted(splits) == ["eval", "train"]
+
+
+def test_the_next_run_reuses_the_tuning_and_keeps_the_users_flags(tuned):
+  config, first = tuned
+  again = config.replace(tune=TuneConfig(enabled=False),
+                         model=dataclasses.replace(config.model, fixed=FIXED + ("epochs",), epochs=1))
+  result = run.run(again)
+  assert result.tuning["reused"] and result.tuning["uri"] == first.tuning["uri"], result.table()
+  searched = {k: v for k, v in first.model.items() if k not in ("epochs", "fixed")}
+  assert {k: result.model[k] for k in searched} == searched
+  assert result.model["epochs"] == 1  # given by the user: not overridden by the tuning
+  assert "reused" in result.table()
+
+
+def test_the_budget_stops_trials(tmp_path):
+  """A budget of nothing: the first trial runs (it is the default the Trainer would train
+  anyway); no other starts, each skipped with the estimate that did not fit."""
+  data = make_aclimdb(tmp_path / "aclImdb", {"train": 40, "test": 20})
+  result = run.run(_tuned_config(data, tmp_path / "out", budget_minutes=0))
+  statuses = [t["status"] for t in result.tuning["trials"]]
+  assert statuses[0] == "completed" and set(statuses[1:]) == {"skipped"} and len(statuses) >= 5, result.table()
+  assert all("of the budget left" in t["why"] for t in result.tuning["trials"][1:])
+  assert "budget" in result.tuning["stopped_because"]
+  assert result.blessed and result.pushed_to
+
+
+def test_embeddings_side_by_side_serve_raw_text(tmp_path):
+  """Two registered modules on the same text, one SavedModel; the NB module in the pair
+  still gets its ratios from the train split."""
+  data = make_aclimdb(tmp_path / "aclImdb", {"train": 60, "test": 20})
+  config = fast_config(data, tmp_path / "out")
+  pair = "nb-word-ngram-bag+minilm-wordpiece-bag"
+  config = config.replace(model=dataclasses.replace(config.model, embedding_handle=pair, epochs=2))
+  result = run.run(config)
+  assert result.blessed and result.pushed_to and result.model["embedding_handle"] == pair, result.table()
+  model = tf.saved_model.load(result.pushed_to)
+  out = model.signatures[features.SERVING_TEXT_SIGNATURE](**{features.TEXT_INPUT: tf.constant([POSITIVE, NEGATIVE])})
+  assert out[features.PROBABILITY_OUTPUT].shape == (2, 2)
+  [ratio] = [v.numpy() for v in model.variables if nb_ratio.LOG_COUNT_RATIO in v.name]
+  assert not np.allclose(ratio, 1.0)
+  # Both modules are in the graph: the word-piece bag's table beside the n-gram table.
+  assert len([v for v in model.variables if v.shape.rank == 2 and v.shape[0] > 10_000]) >= 2
+
+
+def test_cli_flags_are_the_fixed_fields():
+  config, _ = cli.parse_config(["run", "--tune", "--tune-budget", "5", "--embedding", "minilm-wordpiece-bag",
+                                "--learning-rate=0.01"])
+  assert config.tune == TuneConfig(enabled=True, budget_minutes=5.0)
+  assert config.model.fixed == ("embedding_handle", "learning_rate")
+  decided = config.model.for_task(task_lib.Task(task_lib.BINARY, ("a", "b")))
+  assert summary.describe_model(dataclasses.asdict(decided)).startswith("minilm-wordpiece-bag (fine-tuned), batch 64, "
+                                                                         "learning rate 0.01")
