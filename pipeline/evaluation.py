@@ -1,7 +1,9 @@
 """How a model is judged: the Evaluator's TFMA config for each task kind, and its gate.
 
 The gate blesses only when accuracy and AUC on the test split clear their floors and
-lose at most the allowed drop against the same task's last blessed model. Definitions:
+lose at most the allowed drop against the same task's last blessed model. Floors not set
+with --min-accuracy / --min-auc are fitted to the test split by the Evaluator
+(components/fitted_gate_evaluator): a margin above a trivial predictor. Definitions:
   binary       accuracy: BinaryAccuracy at 0.5; AUC: ROC AUC of P(labels[1])
   multi-class  accuracy: top-1 (SparseCategoricalAccuracy); AUC: macro one-vs-rest ROC AUC
   multi-label  accuracy: subset accuracy (every label's decision right, on the
@@ -13,6 +15,7 @@ import json
 
 from tensorflow_model_analysis.proto import config_pb2
 
+from components.fitted_gate_evaluator.executor import FIT_TO_DATA
 from models import features
 from models import task as task_lib
 from pipeline.config import GateConfig
@@ -54,9 +57,9 @@ def _per_class(task: task_lib.Task) -> config_pb2.BinarizationOptions:
 
 
 def metrics_specs(gate: GateConfig, task: task_lib.Task) -> list:
-  min_accuracy, min_auc = gate.floors(task.kind)
-  accuracy_gate = _overall_threshold(min_accuracy, gate.max_accuracy_drop)
-  auc_gate = _overall_threshold(min_auc, gate.max_auc_drop)
+  fitted = lambda floor: FIT_TO_DATA if floor is None else floor  # noqa: E731
+  accuracy_gate = _overall_threshold(fitted(gate.min_accuracy), gate.max_accuracy_drop)
+  auc_gate = _overall_threshold(fitted(gate.min_auc), gate.max_auc_drop)
   if task.kind == task_lib.BINARY:
     return [config_pb2.MetricsSpec(metrics=[
         _metric("ExampleCount"),

@@ -16,6 +16,7 @@ from tfx.dsl.components.common import importer
 from components.anomalies_gate.component import AnomaliesGate
 from components.budget_tuner.component import BudgetTuner
 from components.curated_schema_gen.component import CuratedSchemaGen
+from components.fitted_gate_evaluator.component import FittedGateEvaluator
 from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
@@ -31,6 +32,7 @@ TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
 TRAINER_FN = "models.trainer.run_fn"
 TUNER_FN = "models.tuner.tuner_fn"
 TUNER_ID = "Tuner"
+EVALUATOR_ID = "Evaluator"
 HYPERPARAMETERS_RESOLVER_ID = "latest_hyperparameters_resolver"
 HYPERPARAMETERS_IMPORTER_ID = "hyperparameters_importer"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
@@ -164,12 +166,12 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       custom_config=model_settings)
 
   baseline_node, baseline_model = _baseline(baseline)
-  evaluator = tfx.components.Evaluator(
+  evaluator = FittedGateEvaluator(
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
       baseline_model=baseline_model,
       example_splits=[TEST],
-      eval_config=evaluation.eval_config(config.gate, task))
+      eval_config=evaluation.eval_config(config.gate, task)).with_id(EVALUATOR_ID)
 
   pusher = StagedPusher(
       model=trainer.outputs["model"],

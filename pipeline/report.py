@@ -324,7 +324,10 @@ def render(config: PipelineConfig) -> str:
     change = None if value is None or base_value is None else value - base_value
     ok_floor = value is not None and floor is not None and value >= floor
     ok_drop = change is None or drop is None or change >= -drop - 1e-12
-    gate_rows.append((html.escape(key), _fmt(value), f">= {_fmt(floor)}", _fmt(base_value),
+    fitted = result.fitted_floors.get("floors", {}).get(key)
+    trivial = (f"{html.escape(fitted['trivial_predictor'])} {_fmt(fitted['trivial'])} + {_fmt(fitted['margin'])}"
+               if fitted else "absolute floor")
+    gate_rows.append((html.escape(key), _fmt(value), f">= {_fmt(floor)}", trivial, _fmt(base_value),
                       _fmt(change, "{:+.4f}"), f">= {_fmt(-drop if drop is not None else None, '{:+.4f}')}",
                       '<span class="ok">pass</span>' if ok_floor and ok_drop else '<span class="bad">fail</span>'))
 
@@ -400,7 +403,8 @@ def render(config: PipelineConfig) -> str:
 {verdict}
 {f'<ul class="bad" id="failures">{failures}</ul>' if failures else ''}
 <h2>Gate (test split, overall)</h2>
-{_table(["metric", "value", "floor", "baseline", "change", "allowed change", "result"], gate_rows, "gate")}
+{_table(["metric", "value", "floor", "trivial predictor + margin (test split)", "baseline", "change",
+          "allowed change", "result"], gate_rows, "gate")}
 <h2>Metrics by slice</h2>
 <input id="slice-filter" type="search" placeholder="filter slices…" aria-label="filter slices">
 {_table(["slice"] + list(SLICE_METRICS[kind]), slice_rows, "slices").replace('<table class="slices">', '<table class="slices" id="slices">')}

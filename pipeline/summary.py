@@ -17,6 +17,7 @@ from tfx.utils import io_utils
 
 from components.budget_tuner.executor import TRIALS_FILE
 from components.errors import InputDataError
+from components.fitted_gate_evaluator.executor import FLOORS_FILE
 from models import features
 from models import task as task_lib
 from pipeline import evaluation
@@ -42,6 +43,10 @@ class RunSummary:
   # The Tuner's result the Trainer took, if any: {"reused": bool, "uri", "objective",
   # "budget_seconds", "stopped_because", "trials": [...]} (components/budget_tuner).
   tuning: dict = dataclasses.field(default_factory=dict)
+  # The floors the Evaluator fitted to the test split (components/fitted_gate_evaluator):
+  # {"floors": {metric: {"floor", "trivial", "margin", "trivial_predictor"}},
+  #  "left_out_of_macro_averages": {label: test positives}, "examples": n}; {} if absolute.
+  fitted_floors: dict = dataclasses.field(default_factory=dict)
 
   @property
   def accuracy_name(self) -> str:
@@ -58,6 +63,14 @@ class RunSummary:
   @property
   def auc(self) -> Optional[float]:
     return self.metrics.get(self.auc_name)
+
+  def _floor(self, metric: str) -> str:
+    """'  floor F = trivial predictor T + margin M' for a fitted floor; '' otherwise."""
+    floor = self.fitted_floors.get("floors", {}).get(metric)
+    if not floor:
+      return ""
+    return (f"  floor {floor['floor']:.4f} = {floor['trivial_predictor']} {floor['trivial']:.4f} "
+            f"+ margin {floor['margin']:.4f}")
 
   def _tuning_rows(self) -> list:
     if not self.tuning:
@@ -85,10 +98,14 @@ class RunSummary:
                      f"{', ...' if len(labels) > 6 else ''})"),
             *([("model", describe_model(self.model))] if self.model else []),
             *self._tuning_rows(),
-            (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy)),
-            (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc))]
+            (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy) + self._floor(self.accuracy_name)),
+            (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc) + self._floor(self.auc_name))]
     rows += [(f"test {name.replace('_', ' ')}", _fmt(self.metrics[name]))
              for name in EXTRA_ROWS if name in self.metrics]
+    left_out = self.fitted_floors.get("left_out_of_macro_averages") or {}
+    if left_out:
+      rows.append(("not judged", "left out of macro averages (no positive or no negative test example): "
+                                 + ", ".join(f"{label} ({n} positives)" for label, n in sorted(left_out.items()))))
     rows += [("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
              ("baseline", "none (first blessed model: judged on the floors alone)" if not self.baseline_metrics
               else f"accuracy {_fmt(self.baseline_metrics.get(self.accuracy_name))}, "
@@ -285,6 +302,9 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value
   failures = [] if blessed else _failures(tfma.load_validation_result(uri), metrics, baseline_metrics)
+  floors_path = os.path.join(uri, FLOORS_FILE)
+  fitted_floors = json.loads(io_utils.read_string_file(floors_path)) if os.path.exists(floors_path) else {}
   return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
                     pushed_to=push_dir, evaluation_uri=uri, baseline_metrics=baseline_metrics,
-                    per_label=per_label, model=model_settings(model.uri) if model else {}, tuning=tuning)
+                    per_label=per_label, model=model_settings(model.uri) if model else {}, tuning=tuning,
+                    fitted_floors=fitted_floors)

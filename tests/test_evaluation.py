@@ -6,6 +6,7 @@ import json
 import pytest
 from tensorflow_model_analysis.proto import config_pb2
 
+from components.fitted_gate_evaluator.executor import FIT_TO_DATA
 from models import task as task_lib
 from pipeline import evaluation
 from pipeline.config import GateConfig
@@ -32,10 +33,13 @@ def _gated(config: config_pb2.EvalConfig) -> dict:
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.kind)
-def test_accuracy_and_auc_each_have_a_floor_and_a_no_regression_bound(task):
-  gate = GateConfig(max_accuracy_drop=0.01, max_auc_drop=0.02)
+@pytest.mark.parametrize("absolute", [False, True], ids=["fitted", "absolute"])
+def test_accuracy_and_auc_each_have_a_floor_and_a_no_regression_bound(task, absolute):
+  """Floors the user set are absolute; unset ones are marked for the Evaluator to fit."""
+  min_accuracy, min_auc = (0.6, 0.7) if absolute else (FIT_TO_DATA, FIT_TO_DATA)
+  gate = GateConfig(max_accuracy_drop=0.01, max_auc_drop=0.02,
+                    **({"min_accuracy": min_accuracy, "min_auc": min_auc} if absolute else {}))
   gated = _gated(evaluation.eval_config(gate, task))
-  min_accuracy, min_auc = gate.floors(task.kind)
   assert set(gated) == {evaluation.ACCURACY[task.kind], evaluation.AUC[task.kind]}, gated
   for key, floor, drop in ((evaluation.ACCURACY[task.kind], min_accuracy, 0.01),
                            (evaluation.AUC[task.kind], min_auc, 0.02)):

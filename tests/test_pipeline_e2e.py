@@ -38,7 +38,9 @@ def test_sample_run_blesses_and_pushes(sample_run):
   config, summary = sample_run
   assert summary["blessed"] is True
   assert summary["metrics"]["example_count"] == 1000  # the sample's test split
-  min_accuracy, min_auc = config.gate.floors("binary")
+  fitted = summary["fitted_floors"]["floors"]  # the defaults: floors fitted to the test split
+  min_accuracy, min_auc = fitted["binary_accuracy"]["floor"], fitted["auc"]["floor"]
+  assert fitted["binary_accuracy"]["trivial"] == 0.5 and fitted["auc"]["trivial"] == 0.5  # the sample is balanced
   assert summary["task"] == {"kind": "binary", "labels": ["neg", "pos"], "text_column": "text",
                              "label_column": "label", "label_delimiter": "|"}
   assert summary["metrics"]["binary_accuracy"] >= min_accuracy

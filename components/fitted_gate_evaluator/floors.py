@@ -1,0 +1,65 @@
+"""The gate's floors fitted to the test split: a margin above what a trivial predictor
+scores on the same examples.
+
+  accuracy (binary, multi-class)   the majority class's share
+  subset accuracy (multi-label)    the most frequent label set's share (the empty set too)
+  AUC (any kind)                   0.5, a predictor that ranks at random
+
+The margin is the larger of MIN_MARGIN and Z standard errors of the trivial value on this
+many examples, so a model at chance on a small test split does not pass by luck: for
+accuracy sqrt(p (1 - p) / n); for AUC the null standard error of Hanley & McNeil (1982),
+sqrt((n1 + n0 + 1) / (12 n1 n0)), averaged over the labels a macro AUC averages. A label
+the test split cannot judge (no positive or no negative example) has no AUC: it is left
+out of macro averages and listed.
+"""
+import collections
+import dataclasses
+import math
+from typing import Iterable, Sequence
+
+MIN_MARGIN = 0.02
+Z = 3.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Floor:
+  metric: str          # the gated metric's name (pipeline/evaluation.py: ACCURACY, AUC)
+  trivial: float       # what the trivial predictor scores on the test split
+  margin: float
+  trivial_predictor: str
+
+  @property
+  def value(self) -> float:
+    return min(self.trivial + self.margin, 1.0)
+
+
+def _margin(standard_error: float) -> float:
+  return max(MIN_MARGIN, Z * standard_error)
+
+
+def accuracy_floor(metric: str, label_sets: Sequence[tuple], multi_label: bool) -> Floor:
+  """label_sets: each test example's labels (one for binary and multi-class)."""
+  n = len(label_sets)
+  counts = collections.Counter(tuple(sorted(s)) for s in label_sets)
+  most, share = counts.most_common(1)[0] if counts else ((), 0.0)
+  share = share / n if n else 0.0
+  name = (f"most frequent label set {{{', '.join(most)}}}" if multi_label else f"majority class {most[0]}") if n else "-"
+  return Floor(metric, share, _margin(math.sqrt(share * (1 - share) / n) if n else 0.0), name)
+
+
+def judged_labels(label_sets: Sequence[tuple], labels: Sequence[str]) -> tuple[list, dict]:
+  """(labels with a positive and a negative test example, {left-out label: positives})."""
+  n = len(label_sets)
+  positives = collections.Counter(label for s in label_sets for label in set(s))
+  judged = [label for label in labels if 0 < positives[label] < n]
+  return judged, {label: positives[label] for label in labels if label not in judged}
+
+
+def auc_floor(metric: str, label_sets: Sequence[tuple], labels: Iterable[str]) -> Floor:
+  """Binary: `labels` is the positive label alone; otherwise the labels a macro AUC averages."""
+  n = len(label_sets)
+  positives = collections.Counter(label for s in label_sets for label in set(s))
+  variances = [(n + 1) / (12 * positives[label] * (n - positives[label])) for label in labels
+               if 0 < positives[label] < n]
+  error = math.sqrt(sum(variances)) / len(variances) if variances else 0.0
+  return Floor(metric, 0.5, _margin(error), "random ranking")
