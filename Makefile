@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks schema kubeflow lock clean
+.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -46,6 +46,12 @@ bench-embeddings: setup ## the pipeline on full IMDB once per registered embeddi
 
 bench-tasks: setup ## TREC (multi-class) and GoEmotions (multi-label), full, beside scikit-learn peers (benchmarks/task_results.md)
 	$(ENV) run python -m benchmarks.task_bench $(ARGS)
+
+bench-tune: setup ## default vs --tune vs hand-picked vs scikit-learn peer per data set (benchmarks/tune_results.md)
+	$(ENV) run python -m benchmarks.tune_bench $(ARGS)
+
+bench-encoders: setup ## texts/s of the frozen encoders on TREC and GoEmotions (benchmarks/encoder_speed_results.md)
+	$(ENV) run python -m benchmarks.encoder_speed $(ARGS)
 
 bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process model (benchmarks/serving_results.md)
 	$(ENV) run python -m benchmarks.serving_bench $(ARGS)

@@ -12,6 +12,7 @@ TF_USE_LEGACY_KERAS=1 must be set before TensorFlow is imported (scripts/env.sh 
 import dataclasses
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  registers the tokenizer ops the module uses
@@ -147,14 +148,42 @@ def build_classifier(config: ModelConfig, embedding_paths, task: task_lib.Task,
   return compile_for_training(keras.Model(text, head(embedded), name="text_classifier"), config, task)
 
 
+def embed_once(dataset: tf.data.Dataset, embed) -> tuple:
+  """(vectors, labels) as numpy arrays: each (text, label) batch embedded once.
+
+  Called eagerly, batch by batch, not inside tf.data's map: there the module's matrix
+  products ran on fewer threads, 3.7x slower for all-MiniLM-L6-v2 on 2 cores
+  (benchmarks/encoder_speed_results.md).
+  """
+  vectors, labels = [], []
+  for text, label in by_length(dataset):
+    vectors.append(embed(text).numpy())
+    labels.append(label.numpy())
+  return np.concatenate(vectors), np.concatenate(labels)
+
+
+# Text lengths in bytes that bound embedding batches (by_length).
+LENGTH_BOUNDARIES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096)
+EMBEDDING_BATCH = 64
+
+
+def by_length(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """(text, label) batches regrouped into batches of texts of similar length: an encoder
+  that pads a batch to its longest text (minilm-l6-encoder) then pads little. The order
+  changes; the vectors do not (each text is embedded on its own row)."""
+  return dataset.unbatch().bucket_by_sequence_length(
+      lambda text, label: tf.strings.length(text), list(LENGTH_BOUNDARIES),
+      [EMBEDDING_BATCH] * (len(LENGTH_BOUNDARIES) + 1))
+
+
 def cache_embeddings(dataset: tf.data.Dataset, embed, shuffle_buffer: int, seed: int,
                      batch_size: int) -> tf.data.Dataset:
   """(text, label) batches -> (vector, label) batches, each text embedded once.
 
-  A frozen embedding gives the same vector every epoch, so vectors are computed on the
-  first pass, cached, and reshuffled each epoch; only the head is trained.
+  A frozen embedding gives the same vector every epoch, so vectors are computed once
+  (embed_once), kept, and reshuffled each epoch; only the head is trained.
   """
-  vectors = dataset.map(lambda text, label: (embed(text), label)).unbatch().cache()
+  vectors = tf.data.Dataset.from_tensor_slices(embed_once(dataset, embed))
   if shuffle_buffer:
     vectors = vectors.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   return vectors.batch(batch_size)

@@ -25,6 +25,7 @@ from models import trainer as trainer_module
 from models import tuner as tuner_module
 from models import preprocessing
 from pipeline import evaluation
+from pipeline import resolvers
 from pipeline.config import IN_PROCESS_BEAM_ARGS, PipelineConfig
 from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 
@@ -96,7 +97,7 @@ def _reused_hyperparameters(hyperparameters: str):
     return None, None
   if hyperparameters == LATEST_TUNED:
     node = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        strategy_class=resolvers.LatestIfAnyStrategy,
         hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
     ).with_id(HYPERPARAMETERS_RESOLVER_ID)
     return node, node.outputs["hyperparameters"]

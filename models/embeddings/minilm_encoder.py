@@ -65,7 +65,13 @@ class MiniLMEncoder(tf.train.Checkpoint):
     return self.weights[_key(name)]
 
   def _dense(self, x, name: str):
-    return tf.matmul(x, self._w(f"{name}.weight"), transpose_b=True) + self._w(f"{name}.bias")
+    """x [batch, length, in] @ W^T + b. As one [batch * length, in] matrix product: a
+    [batch, length, in] x [out, in] product is a broadcast BatchMatMul, a small product
+    per text, about 6x slower on 2 CPU cores for short texts."""
+    weight = self._w(f"{name}.weight")
+    flat = tf.reshape(x, [-1, tf.shape(x)[-1]])
+    y = tf.matmul(flat, weight, transpose_b=True) + self._w(f"{name}.bias")
+    return tf.reshape(y, tf.concat([tf.shape(x)[:-1], tf.shape(weight)[:1]], axis=0))
 
   def _layer_norm(self, x, name: str):
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
