@@ -75,35 +75,36 @@ def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Ta
                         sources_sha256=config.sources_sha256)
 
 
-def _baseline(baseline: str):
-  """The node that yields the Evaluator's baseline model, and its output channel."""
-  if baseline == NO_BASELINE:
+def _earlier_artifact(source: str, latest: str, make_resolver, output_key: str, artifact_type, importer_id: str):
+  """The node that yields an artifact of an earlier run, and its output channel: none
+  (NO_BASELINE / NO_HYPERPARAMETERS), the resolver make_resolver() builds (`latest`),
+  or an importer of the artifact URI `source` (for backends without resolver nodes)."""
+  if source in (NO_BASELINE, NO_HYPERPARAMETERS):
     return None, None
-  if baseline == LATEST_BLESSED:
-    node = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(BASELINE_RESOLVER_ID)
-    return node, node.outputs["model"]
-  node = tfx.dsl.Importer(source_uri=baseline, artifact_type=tfx.types.standard_artifacts.Model,
-                          reimport=False).with_id(BASELINE_IMPORTER_ID)
+  if source == latest:
+    node = make_resolver()
+    return node, node.outputs[output_key]
+  node = tfx.dsl.Importer(source_uri=source, artifact_type=artifact_type, reimport=False).with_id(importer_id)
   return node, node.outputs[importer.IMPORT_RESULT_KEY]
+
+
+def _baseline(baseline: str):
+  """The Evaluator's baseline model: the latest blessed one, none, or a given Model URI."""
+  return _earlier_artifact(baseline, LATEST_BLESSED, lambda: tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id(BASELINE_RESOLVER_ID), "model", tfx.types.standard_artifacts.Model, BASELINE_IMPORTER_ID)
 
 
 def _reused_hyperparameters(hyperparameters: str):
-  """The node that yields an earlier tuning result for the Trainer, and its output channel."""
-  if hyperparameters == NO_HYPERPARAMETERS:
-    return None, None
-  if hyperparameters == LATEST_TUNED:
-    node = tfx.dsl.Resolver(
-        strategy_class=resolvers.LatestIfAnyStrategy,
-        hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
-    ).with_id(HYPERPARAMETERS_RESOLVER_ID)
-    return node, node.outputs["hyperparameters"]
-  node = tfx.dsl.Importer(source_uri=hyperparameters, artifact_type=tfx.types.standard_artifacts.HyperParameters,
-                          reimport=False).with_id(HYPERPARAMETERS_IMPORTER_ID)
-  return node, node.outputs[importer.IMPORT_RESULT_KEY]
+  """The Trainer's hyperparameters when this run does not tune: the pipeline's latest
+  Tuner result (none before the first), none, or a given HyperParameters URI."""
+  return _earlier_artifact(hyperparameters, LATEST_TUNED, lambda: tfx.dsl.Resolver(
+      strategy_class=resolvers.LatestIfAnyStrategy,
+      hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+  ).with_id(HYPERPARAMETERS_RESOLVER_ID), "hyperparameters", tfx.types.standard_artifacts.HyperParameters,
+      HYPERPARAMETERS_IMPORTER_ID)
 
 
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
@@ -139,32 +140,24 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       custom_config={preprocessing.TASK_CONFIG_KEY: task.to_json()})
   transform.add_upstream_node(anomalies_gate)
 
+  # What the Trainer and every tuning trial train on: the train and eval splits only
+  # (Transform writes no test split).
+  training_inputs = dict(examples=transform.outputs["transformed_examples"],
+                         transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
+                         train_args=tfx.proto.TrainArgs(splits=[TRAIN]), eval_args=tfx.proto.EvalArgs(splits=[EVAL]))
   model_settings = {trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
                     trainer_module.TASK_CONFIG_KEY: task.to_json()}
   if config.tune.enabled:
-    # Trials see the train and eval splits only: Transform writes no test split.
     tuning_node = BudgetTuner(
-        tuner_fn=TUNER_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
+        tuner_fn=TUNER_FN, **training_inputs,
         custom_config={**model_settings, tuner_module.TUNE_CONFIG_KEY: dataclasses.asdict(config.tune)},
     ).with_id(TUNER_ID)
     best_hyperparameters = tuning_node.outputs["best_hyperparameters"]
   else:
     tuning_node, best_hyperparameters = _reused_hyperparameters(hyperparameters)
 
-  trainer = tfx.components.Trainer(
-      run_fn=TRAINER_FN,
-      examples=transform.outputs["transformed_examples"],
-      transform_graph=transform.outputs["transform_graph"],
-      schema=schema_gen.outputs["schema"],
-      train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
-      eval_args=tfx.proto.EvalArgs(splits=[EVAL]),
-      hyperparameters=best_hyperparameters,
-      custom_config=model_settings)
+  trainer = tfx.components.Trainer(run_fn=TRAINER_FN, **training_inputs, hyperparameters=best_hyperparameters,
+                                   custom_config=model_settings)
 
   baseline_node, baseline_model = _baseline(baseline)
   evaluator = FittedGateEvaluator(
