@@ -178,6 +178,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   task = task_lib.Task.from_json(custom[TASK_CONFIG_KEY])
   if fn_args.hyperparameters:
     config = tuned_config(config, fn_args.hyperparameters)
+  config = dataclasses.replace(config, hidden_units=model_lib.hidden_units(config, task))  # recorded as used
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   train, evaluation = datasets(fn_args, tf_transform_output, config, task)
   model = fit(config, task, train, evaluation, log_dir=fn_args.model_run_dir)

@@ -124,7 +124,6 @@ class BudgetOracle(keras_tuner.Oracle):
     self.measured = {}      # trial id -> (values, seconds)
     self.log = []           # every trial and every skipped candidate, in order
     self.refined = False
-    self.stopped_because = ""
 
   def estimate(self, values: dict) -> Optional[float]:
     """Seconds a trial with these values should take, from the measured trials."""
@@ -151,14 +150,12 @@ class BudgetOracle(keras_tuner.Oracle):
     while True:
       values = self._next_candidate()
       if values is None:
-        self.stopped_because = self.stopped_because or "every candidate tried"
         return {"status": keras_tuner.engine.trial.TrialStatus.STOPPED, "values": None}
       remaining = self.budget_seconds - (time.time() - self.started)
       estimate = self.estimate(values)
       if estimate is not None and estimate > remaining:
         self.log.append({"trial": None, "status": "skipped", "values": values, "seconds": None, "score": None,
                          "why": f"estimated {estimate:.0f} s, {max(remaining, 0):.0f} s of the budget left"})
-        self.stopped_because = "the budget could not hold the remaining candidates"
         continue
       return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
 
@@ -191,8 +188,11 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
 
   def trial_log(self) -> dict:
     """What BudgetTuner's executor writes beside TFX's tuner_results.json."""
+    skipped = sum(t["status"] == "skipped" for t in self.oracle.log)
+    stopped = (f"every candidate tried but {skipped}, which the budget could not hold" if skipped
+               else "every candidate tried")
     return {"objective": self.oracle.objective.name, "budget_seconds": self.oracle.budget_seconds,
-            "stopped_because": self.oracle.stopped_because or "every candidate tried", "trials": self.oracle.log}
+            "stopped_because": stopped, "trials": self.oracle.log}
 
 
 def eval_score(labels, probabilities, task: task_lib.Task) -> float:

@@ -108,8 +108,10 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--tune-budget", type=float, default=defaults.tune.budget_minutes, metavar="MINUTES",
                    help="wall time for the Tuner's trials (default %(default)s): no trial starts that it cannot hold")
   run.add_argument("--min-accuracy", type=float, default=None,
-                   help="accuracy floor (default per task kind: binary/multi-class 0.70, multi-label subset accuracy 0.25)")
-  run.add_argument("--min-auc", type=float, default=None, help="AUC floor (default 0.75)")
+                   help="an absolute accuracy floor (multi-label: subset accuracy); default: fitted to the test "
+                        "split, a margin above the majority class / most frequent label set")
+  run.add_argument("--min-auc", type=float, default=None,
+                   help="an absolute AUC floor; default: fitted to the test split, a margin above 0.5")
   run.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
                    help="a Beam pipeline option for every Beam-powered component, repeatable "
                         "(--beam-arg=--runner=FlinkRunner); replaces the DirectRunner defaults")
