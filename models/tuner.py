@@ -22,6 +22,7 @@ import time
 from typing import Optional
 
 import keras_tuner
+import numpy as np
 from tfx import v1 as tfx
 
 from models import model as model_lib
@@ -197,7 +198,6 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
 
 def eval_score(labels, probabilities, task: task_lib.Task) -> float:
   """The trial's objective on the eval split (OBJECTIVE)."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
   if task.kind == task_lib.BINARY:
     return float(((probabilities.reshape(-1) >= 0.5) == (labels.reshape(-1) > 0.5)).mean())
   if task.kind == task_lib.MULTI_CLASS:

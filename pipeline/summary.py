@@ -234,8 +234,8 @@ def _artifacts_of(store, execution_ids: list, event_type) -> list:
 
 def _run_ids(store, execution_ids: list) -> set:
   """The pipeline-run contexts (one per orchestrator run) the executions belong to."""
-  return {c.id for e in execution_ids for c in store.get_contexts_by_execution(e)
-          if c.type_id == store.get_context_type("pipeline_run").id}
+  run_type = store.get_context_type("pipeline_run").id
+  return {c.id for e in execution_ids for c in store.get_contexts_by_execution(e) if c.type_id == run_type}
 
 
 def trainer_tuning(store, model) -> dict:
