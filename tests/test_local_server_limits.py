@@ -2,8 +2,11 @@
 idle and surplus connections, broken pushes. Each case was a 5xx, a hang, a smuggled
 request or a disturbed version before the server was hardened (issue 10)."""
 import json
+import os
 import re
+import shutil
 import socket
+import threading
 import weakref
 
 import grpc
@@ -16,6 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from serving.clients.common import ServingClientError
 from serving.clients.grpc_client import GrpcClient
 from serving.local_server import model_store
+from serving.local_server.errors import ServingError
 from serving.local_server.model_store import ModelStore, single_model_config
 from tests.serving_helpers import MODEL, running_server, save_toy_model, wait_until
 
@@ -88,8 +92,9 @@ def test_oversized_body_gets_413_not_a_reset(server, rest):
   assert response.status_code == 413 and "exceeds" in response.json()["error"]
 
 
-def test_http09_request_line_gets_a_json_400(server):
-  status, body = _responses(_raw_http(server, b"GET /v1/models/x\r\n\r\n"))[0]
+@pytest.mark.parametrize("request_line", [b"GET /v1/models/x\r\n\r\n", b"GET /\r\n", b"GET /v1/models/x\n"])
+def test_http09_request_line_gets_a_json_400(server, request_line):
+  status, body = _responses(_raw_http(server, request_line))[0]
   assert status == 400 and "error" in body
 
 
@@ -104,20 +109,28 @@ def test_idle_and_half_sent_connections_are_closed(server):
   assert _raw_http(server, b"POST /v1/models/x:predict HTT") == b""
 
 
-def test_connections_past_the_cap_get_503(tmp_path):
+def test_idle_connections_do_not_count_and_requests_past_the_cap_get_503(tmp_path):
   save_toy_model(tmp_path / MODEL / "1", weight=1.0)
   with running_server(tmp_path / MODEL, max_connections=2) as capped:
-    held = [socket.create_connection(("127.0.0.1", capped.rest_port)) for _ in range(2)]
+    status_url = f"http://127.0.0.1:{capped.rest_port}/v1/models/{MODEL}"
+    wait_until(lambda: capped.store.get(MODEL), 30, "version 1")
+    idle = [socket.create_connection(("127.0.0.1", capped.rest_port)) for _ in range(6)]
+    slow = [socket.create_connection(("127.0.0.1", capped.rest_port)) for _ in range(2)]
     try:
-      # The cap counts connections the server has accepted; a request on each makes sure of it.
-      for sock in held:
-        sock.sendall(f"GET /v1/models/{MODEL} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert sock.recv(65536).split(b" ", 2)[1] in (b"200", b"404")
-      status, body = _responses(_raw_http(capped, b""))[0]
-      assert status == 503 and "connections" in body["error"]
+      assert requests.get(status_url).status_code == 200      # 6 idle connections lock nobody out
+      # Two requests in progress (their bodies half sent) fill the cap of 2.
+      for sock in slow:
+        sock.sendall(_post_with_headers("Content-Length: 100\r\n", b'{"instances": '))
+      wait_until(lambda: capped._rest._active == 2, 30, "two requests in progress")
+      response = requests.get(status_url)
+      assert response.status_code == 503 and "in progress" in response.json()["error"]
+      metrics = requests.get(f"http://127.0.0.1:{capped.rest_port}/monitoring/prometheus/metrics").text
+      assert 'local_server_refused_requests_total{api="rest",reason="requests_in_progress"} 1' in metrics
     finally:
-      for sock in held:
+      for sock in idle + slow:
         sock.close()
+    wait_until(lambda: capped._rest._active == 0, 30, "the half-sent requests to end")
+    assert requests.get(status_url).status_code == 200
 
 
 # --- hostile JSON: client errors, never 500 -----------------------------------------
@@ -175,6 +188,8 @@ def _string_tensor(dims, values=()):
     (_string_tensor([MAX_ROWS + 1], [b"x"] * (MAX_ROWS + 1)), f"at most {MAX_ROWS}"),
     (tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape={"dim": [{"size": 2}]},
                             tensor_content=b"\0" * 7), "values"),
+    (tensor_pb2.TensorProto(dtype=999), "no such DataType"),
+    (tensor_pb2.TensorProto(dtype=-5), "no such DataType"),
 ])
 def test_hostile_tensors_are_invalid_argument(server, tensor, message):
   with pytest.raises(grpc.RpcError) as error:
@@ -210,6 +225,95 @@ def test_a_broken_new_version_leaves_the_served_ones_alone(tmp_path):
   assert store.get(MODEL).version == 4
   model_store.release_memory()
   assert first() is None, "the retired version is still referenced"
+
+
+def test_unknown_model_names_are_cut_and_the_served_models_listed(server):
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = "m" * 10_000
+  with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+    with pytest.raises(grpc.RpcError) as error:
+      prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+  assert error.value.code() == grpc.StatusCode.NOT_FOUND
+  assert len(error.value.details()) < 500 and f"served models: {MODEL}" in error.value.details()
+
+
+# --- the base path: nothing in it can stop, block or mislead the poller --------------
+def _poll_in_a_thread(store: ModelStore) -> None:
+  """poll_once, turned from a hang (a blocked read) into a failure."""
+  poller = threading.Thread(target=store.poll_once, daemon=True)
+  poller.start()
+  poller.join(120)
+  assert not poller.is_alive(), "the poller is blocked"
+
+
+def test_stray_entries_are_reported_and_never_stop_the_poller(tmp_path):
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  for name in ["²", "١٢", "-1", "1e3", "99999999999999999999"]:
+    shutil.copytree(base / "1", base / name)       # each a loadable model, misnamed
+  (base / "7").write_text("a file, not a folder")
+  (base / "8").symlink_to(base / "8")              # a symlink loop
+  (base / ".incomplete-0a1b").mkdir()              # the Pusher's staging folder: ignored
+  shutil.copytree(base / "1", base / "0003")       # leading zeros: version 3, as in TF Serving
+  shutil.copytree(base / "1", base / "003")        # ... so this one names it twice
+  store = ModelStore(single_model_config(MODEL, str(base)), settle_seconds=0)
+  _poll_in_a_thread(store)
+  assert store.get(MODEL).version == 3             # not 99999999999999999999
+  assert [s.version for s in store.states(MODEL)] == [3, 1]
+  skipped = store.skipped(MODEL)
+  assert sorted(skipped) == sorted(["²", "١٢", "-1", "1e3", "99999999999999999999", "7", "8", "0003"])
+  assert "ASCII digits" in skipped["²"] and "int64" in skipped["99999999999999999999"]
+  assert "not a folder" in skipped["7"] and "'003'" in skipped["0003"]
+  # A later good push still loads.
+  save_toy_model(base / "4", weight=4.0)
+  _poll_in_a_thread(store)
+  assert store.get(MODEL).version == 4
+
+
+def test_fifos_and_symlink_loops_in_a_version_are_reported_not_opened(tmp_path):
+  base = tmp_path / MODEL
+  save_toy_model(base / "1", weight=1.0)
+  (base / "2").mkdir()
+  os.mkfifo(base / "2" / "saved_model.pb")         # a read of it would block for good
+  shutil.copytree(base / "1", base / "3")
+  (base / "3" / "variables" / "loop").symlink_to(base / "3" / "variables" / "loop")
+  shutil.copytree(base / "1", base / "4")
+  (base / "4" / "variables" / "variables.index").unlink()
+  os.mkfifo(base / "4" / "variables" / "variables.index")
+  store = ModelStore(single_model_config(MODEL, str(base), num_versions=4), settle_seconds=0)
+  _poll_in_a_thread(store)
+  states = {s.version: s for s in store.states(MODEL)}
+  assert states[1].state == "AVAILABLE" and store.get(MODEL).version == 1
+  assert states[2].state == "END" and "saved_model.pb is not a regular file" in states[2].error
+  assert states[3].state == "END" and "variables/loop cannot be read" in states[3].error
+  assert states[4].state == "END" and "variables/variables.index is not a regular file" in states[4].error
+  save_toy_model(base / "5", weight=5.0)
+  _poll_in_a_thread(store)
+  assert store.get(MODEL).version == 5
+
+
+def test_a_version_may_be_a_symlink_as_in_tf_serving(tmp_path):
+  elsewhere = save_toy_model(tmp_path / "elsewhere" / "model", weight=2.0)
+  base = tmp_path / MODEL
+  base.mkdir()
+  (base / "1").symlink_to(elsewhere)
+  (base / "2").symlink_to("/usr")                  # no saved_model.pb: waited on, never walked
+  store = ModelStore(single_model_config(MODEL, str(base)), settle_seconds=0)
+  _poll_in_a_thread(store)
+  assert store.get(MODEL).version == 1 and [s.version for s in store.states(MODEL)] == [1]
+
+
+def test_a_model_with_nothing_to_serve_says_why(tmp_path):
+  base = tmp_path / MODEL
+  base.mkdir()
+  store = ModelStore(single_model_config(MODEL, str(base)), settle_seconds=0)
+  _poll_in_a_thread(store)
+  with pytest.raises(ServingError, match="holds no version folder"):
+    store.get(MODEL)
+  (base / "v1").mkdir()
+  _poll_in_a_thread(store)
+  with pytest.raises(ServingError, match="'v1': a version is named by ASCII digits only"):
+    store.states(MODEL)
 
 
 def test_a_server_fault_shows_an_incident_id_not_its_exception(server, rest, monkeypatch):

@@ -42,7 +42,8 @@ def parse_args(argv) -> tuple[ServerOptions, bool]:
   p.add_argument("--max_batch_rows", type=int, default=defaults.max_batch_rows,
                  help="most rows (instances, examples) one request may carry")
   p.add_argument("--max_connections", type=int, default=defaults.max_connections,
-                 help="open REST connections / concurrent gRPC calls before new ones are refused")
+                 help="REST requests in progress / concurrent gRPC calls before new ones are refused "
+                      "(idle connections do not count)")
   p.add_argument("--idle_timeout_seconds", type=float, default=defaults.idle_timeout_seconds,
                  help="REST: close a connection that sends no complete request headers for this long")
   p.add_argument("--body_timeout_seconds", type=float, default=defaults.body_timeout_seconds,
@@ -75,6 +76,10 @@ def main(argv=None) -> int:
   # One parseable line: tests and scripts wait for it to learn the ports.
   print(f"local_server ready grpc={options.host}:{server.grpc_port} "
         f"rest={options.host}:{server.rest_port} models={','.join(server.store.model_names())}", flush=True)
+  for name in server.store.model_names():   # said at once, not left for the first request
+    if not any(s.state == "AVAILABLE" for s in server.store.states_or_none(name)):
+      print(f"local_server: model {name} has no version to serve yet in {server.store.base_path(name)}"
+            f"{server.store.why_nothing(name)}; a pushed version is loaded when it appears", file=sys.stderr, flush=True)
   stop = threading.Event()
   signal.signal(signal.SIGTERM, lambda *_: stop.set())
   signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -52,8 +52,9 @@ def tensor_to_numpy(key: str, proto) -> np.ndarray:
   elements = math.prod(dims)
   field = _VALUE_FIELD.get(proto.dtype)
   if field is None:
-    raise errors.invalid(f"input '{key}' has dtype {types_pb2.DataType.Name(proto.dtype)}, "
-                         "which this server does not take")
+    known = proto.dtype in types_pb2.DataType.values()
+    name = types_pb2.DataType.Name(proto.dtype) if known else f"{proto.dtype} (no such DataType)"
+    raise errors.invalid(f"input '{key}' has dtype {name}, which this server does not take")
   if proto.tensor_content and proto.dtype != types_pb2.DT_STRING:
     itemsize = tf.as_dtype(proto.dtype).size
     values = len(proto.tensor_content) // itemsize if len(proto.tensor_content) % itemsize == 0 else -1

@@ -5,11 +5,16 @@
   POST /v1/models/<name>[/versions/<v>|/labels/<l>]:predict     Predict
   POST /v1/models/<name>[/versions/<v>|/labels/<l>]:classify    Classify
 
+  GET  /monitoring/prometheus/metrics                              counters (metrics.py)
+
 aiohttp owns the protocol: its parser refuses malformed framing (a Content-Length that
-is not one plain number, duplicates that disagree, HTTP/0.9 request lines), the body
-limit is enforced on the bytes actually read, and an idle or half-sent connection is
-closed after `idle_timeout_seconds`. On top of it: a body deadline, a connection cap,
-and TF Serving's `{"error": ...}` JSON body for every status, protocol errors included.
+is not one plain number, duplicates that disagree), the body limit is enforced on the
+bytes actually read, and an idle or half-sent connection is closed after
+`idle_timeout_seconds`. On top of it: a 400 for an HTTP/0.9 request line (which aiohttp
+would wait on), a body deadline, a cap on requests in progress (idle connections do not
+count, so they cannot lock other clients out; refusals are counted in the metrics, not
+logged one by one), and TF Serving's `{"error": ...}` JSON body for every status,
+protocol errors included.
 A small POST is decoded on the event loop and a Predict awaits the batcher; inference
 otherwise, large bodies, status and metadata run on a thread pool, off the event loop.
 """
@@ -25,7 +30,7 @@ from typing import Optional
 from aiohttp import web, web_protocol, web_server
 from google.protobuf import json_format
 
-from serving.local_server import errors, rest_json
+from serving.local_server import errors, metrics, rest_json
 from serving.local_server.inference import Inference, ModelRef
 
 log = logging.getLogger("local_server")
@@ -35,6 +40,8 @@ _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                    r"(?::(?P<verb>[a-z]+)|/(?P<metadata>metadata))?/?$")
 _MAX_VERSION = 2**63 - 1     # ModelSpec.version is an int64
 _INLINE_BYTES = 64 * 1024    # POST bodies up to this are decoded on the event loop
+_REQUEST_LINE = re.compile(rb"^[!-~]+ [!-~]+ HTTP/\d\.\d\r?$")   # method, target, version
+_MAX_REQUEST_LINE = 8190     # aiohttp's own limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +50,7 @@ class HttpLimits:
   max_request_bytes: int
   idle_timeout_seconds: float    # no (complete) request headers for this long: closed
   body_timeout_seconds: float    # the whole body must arrive within this
-  max_connections: int           # further connections get 503 and are closed
+  max_connections: int           # requests in progress; further ones get 503
   backlog: int = 128             # listen queue
 
 
@@ -63,17 +70,27 @@ def _raw_json_response(status: int, reason: str, message: str) -> bytes:
 
 
 class _Connection(web_protocol.RequestHandler):
-  """aiohttp's per-connection protocol, with the cap and JSON protocol errors."""
+  """aiohttp's per-connection protocol, with an HTTP/0.9 check and JSON protocol errors."""
 
-  def connection_made(self, transport) -> None:
-    super().connection_made(transport)
-    manager = self._manager
-    if manager is not None and len(manager.connections) > manager.limits.max_connections:
-      log.warning("refusing a connection: %d open, the cap is %d", len(manager.connections) - 1,
-                  manager.limits.max_connections)
-      transport.write(_raw_json_response(503, "Service Unavailable",
-                                         "too many open connections; retry later"))
-      transport.close()
+  _first_line = b""
+  _checked = False
+
+  def data_received(self, data: bytes) -> None:
+    """A request line without `HTTP/x.y` (HTTP/0.9) ends with one line break, and aiohttp
+    would wait for a blank line that never comes: the first line is checked here."""
+    if not self._checked:
+      self._first_line += data
+      line, newline, _ = self._first_line.partition(b"\n")
+      if newline or len(self._first_line) > _MAX_REQUEST_LINE:
+        self._checked = True
+        if newline and not _REQUEST_LINE.match(line):
+          self.transport.write(_raw_json_response(
+              400, "Bad Request", "malformed HTTP request line: expected 'METHOD /path HTTP/1.1' "
+                                  "(HTTP/0.9 requests are not supported)"))
+          self.transport.close()
+          return
+        self._first_line = b""
+    super().data_received(data)
 
   def handle_error(self, request, status: int = 500, exc=None, message=None) -> web.StreamResponse:
     """Malformed requests (aiohttp's parser) and uncaught errors, as TF Serving's JSON body."""
@@ -173,16 +190,34 @@ def _answer(inference: Inference, method: str, path: str, raw: Optional[bytes]) 
 class RestServer:
   """The REST front end: an event loop on its own thread, inference on a pool."""
 
-  def __init__(self, host: str, port: int, inference: Inference, limits: HttpLimits, workers: int = 16):
+  def __init__(self, host: str, port: int, inference: Inference, limits: HttpLimits,
+               counters: metrics.Metrics, workers: int = 16):
     self.host, self.port = host, port
     self.inference = inference
     self.limits = limits
+    self.metrics = counters
+    self._active = 0     # requests in progress (touched on the event loop only)
     self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="rest")
     self._loop = asyncio.new_event_loop()
     self._thread: Optional[threading.Thread] = None
     self._runner: Optional[web.ServerRunner] = None
 
   async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    if request.rel_url.raw_path == metrics.METRICS_PATH and request.method == "GET":
+      return web.Response(status=200, text=self.metrics.render(), content_type="text/plain")  # never capped
+    if self._active >= self.limits.max_connections:
+      self.metrics.increment(metrics.REFUSED_REQUESTS, api="rest", reason="requests_in_progress")
+      response = _json_response(503, {"error": f"{self._active} requests are in progress, the most "
+                                               "this server takes; retry later"})
+      response.headers["Retry-After"] = "1"
+      return response
+    self._active += 1
+    try:
+      return await self._handle_one(request)
+    finally:
+      self._active -= 1
+
+  async def _handle_one(self, request: web.BaseRequest) -> web.StreamResponse:
     if request.version < (1, 0):
       return _json_response(400, {"error": "HTTP/0.9 requests are not supported: send HTTP/1.1"}, close=True)
     if request.method not in ("GET", "POST"):
@@ -194,6 +229,9 @@ class RestServer:
       except web.HTTPRequestEntityTooLarge:
         return _json_response(413, {"error": f"the request body exceeds the limit of "
                                              f"{self.limits.max_request_bytes} bytes"}, close=True)
+      except ConnectionError:   # the client left mid-body: nobody to answer, nothing to log
+        self.metrics.increment(metrics.REFUSED_REQUESTS, api="rest", reason="client_left")
+        return _json_response(400, {"error": "the connection closed before the body arrived"}, close=True)
       except asyncio.TimeoutError:
         return _json_response(408, {"error": f"the request body did not arrive within "
                                              f"{self.limits.body_timeout_seconds:g} s"}, close=True)

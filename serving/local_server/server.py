@@ -6,7 +6,7 @@ from typing import Optional
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.local_server import grpc_api, rest_api
+from serving.local_server import grpc_api, metrics, rest_api
 from serving.local_server.batcher import Batcher, BatchingParameters
 from serving.local_server.inference import Inference
 from serving.local_server.model_store import ModelStore, single_model_config
@@ -29,7 +29,7 @@ class ServerOptions:
   settle_seconds: float = 1.0               # a version folder must be unchanged this long
   max_request_bytes: int = 4 * 1024 * 1024  # gRPC message / REST body limit
   max_batch_rows: int = 1024                # rows one request may carry
-  max_connections: int = 256                # REST connections / concurrent gRPC calls
+  max_connections: int = 256                # REST requests in progress / concurrent gRPC calls
   idle_timeout_seconds: float = 30.0        # REST: headers must arrive within this (gRPC: 10x)
   body_timeout_seconds: float = 30.0        # REST: the whole body must arrive within this
   request_timeout_seconds: float = 30.0
@@ -48,8 +48,9 @@ class LocalModelServer:
 
   def __init__(self, options: ServerOptions):
     self.options = options
+    self.metrics = metrics.Metrics()
     self.store = ModelStore(options.model_server_config(), options.file_system_poll_wait_seconds,
-                            options.settle_seconds)
+                            options.settle_seconds, self.metrics)
     params = options.batching if options.enable_batching else dataclasses.replace(
         options.batching, max_batch_size=1, batch_timeout_micros=0)
     self.batcher = Batcher(params)
@@ -69,7 +70,8 @@ class LocalModelServer:
       limits = rest_api.HttpLimits(
           max_request_bytes=options.max_request_bytes, idle_timeout_seconds=options.idle_timeout_seconds,
           body_timeout_seconds=options.body_timeout_seconds, max_connections=options.max_connections)
-      self._rest = rest_api.RestServer(options.host, options.rest_api_port, self.inference, limits).start()
+      self._rest = rest_api.RestServer(options.host, options.rest_api_port, self.inference, limits,
+                                       self.metrics).start()
       self.rest_port = self._rest.port
     return self
 
