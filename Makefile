@@ -14,15 +14,16 @@ run: setup        ## the main job: the pipeline on the bundled sample, offline
 run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 	$(ENV) run python -m pipeline.cli run --runner beam $(ARGS)
 
-report: setup     ## a static HTML report of the latest run: outputs/report/index.html
+report: setup     ## a static HTML report of the latest run (ARGS="--name N" for another): outputs/report/index.html
 	$(ENV) run python -m pipeline.report $(ARGS)
 
 notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the latest run (outputs/notebook/)
 	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
-MODEL ?= imdb_sentiment
+# The model the latest make run pushed to (outputs/last_run.json), else the bundled sample's.
+MODEL ?= $(or $(shell sed -n 's/^  "serving_model": "\(.*\)",\{0,1\}$$/\1/p' outputs/last_run.json 2>/dev/null),imdb_sentiment)
 EMBEDDINGS ?= nb-word-ngram-bag minilm-bigram-bag use-multilingual-v3
-serve: setup      ## the local TF Serving-compatible server on a pushed model (MODEL=trec ...; gRPC :8500, REST :8501)
+serve: setup      ## the local TF Serving-compatible server on the latest run's model (MODEL=trec ...; gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
 	  --model_base_path=outputs/serving/$(MODEL) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
 

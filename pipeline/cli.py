@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     print(f"\n[pipeline] FAILED, nothing was pushed.\n{message}", file=sys.stderr, flush=True)
     return 2
   os.makedirs(config.output_dir, exist_ok=True)
-  with open(os.path.join(config.output_dir, "last_run.json"), "w") as f:
+  with open(config.last_run_path, "w") as f:
     f.write(result.to_json())
   print("\n" + result.table(), flush=True)
   return 0

@@ -5,6 +5,7 @@ overrides fields from flags. Model hyper-parameters live in models/model.py's
 ModelConfig, since the Trainer receives them as data.
 """
 import dataclasses
+import json
 import os
 import pathlib
 from typing import Optional
@@ -13,6 +14,17 @@ from models import features
 from models import task as task_lib
 from models.embeddings import handles
 from models.model import ModelConfig
+
+LAST_RUN_FILE = "last_run.json"   # in the output dir: the latest run's RunSummary
+
+
+def last_run(output_dir: str) -> dict:
+  """The latest run's summary as `make run` wrote it to output_dir; {} if there is none."""
+  try:
+    with open(os.path.join(output_dir, LAST_RUN_FILE), encoding="utf-8") as f:
+      return json.load(f)
+  except (FileNotFoundError, ValueError):
+    return {}
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -99,6 +111,11 @@ class PipelineConfig:
   @property
   def pipeline_root(self) -> str:
     return os.path.join(self.output_dir, "pipelines", self.name)
+
+  @property
+  def last_run_path(self) -> str:
+    """The latest run's RunSummary as JSON (what `make report` and the serving CLI default to)."""
+    return os.path.join(self.output_dir, LAST_RUN_FILE)
 
   @property
   def metadata_path(self) -> str:

@@ -24,14 +24,14 @@ from tfx.types import standard_artifacts
 
 from models import task as task_lib
 from pipeline import summary as summary_lib
-from pipeline.config import PipelineConfig
+from pipeline.config import LAST_RUN_FILE, PipelineConfig, last_run
 
 SLICE_METRICS = {
     task_lib.BINARY: ("example_count", "binary_accuracy", "auc", "auc_precision_recall", "precision", "recall",
                       "calibration"),
     task_lib.MULTI_CLASS: ("example_count", "sparse_categorical_accuracy", "macro_auc"),
     task_lib.MULTI_LABEL: ("example_count", "subset_accuracy", "macro_auc", "micro_auc", "macro_f1", "micro_f1",
-                           "macro_precision", "macro_recall"),
+                           "macro_precision", "macro_recall", "micro_precision", "micro_recall"),
 }
 OVERALL = "Overall"
 
@@ -68,9 +68,12 @@ def read_run(metadata_path: str) -> dict:
         ("pushed", standard_artifacts.PushedModel, "Pusher"))}
     trainer = _trainer_settings(m.store)
     input_base = _latest_execution_property(m.store, "ExampleGen", "input_base")
+    schema = summary_lib.latest_artifact(m.store, standard_artifacts.Schema, "SchemaGen")  # not Transform's
+    curated = bool(schema) and "/CuratedSchemaGen/" in schema.uri
+    schema_file = _latest_execution_property(m.store, "CuratedSchemaGen", "schema_file") if curated else ""
   if found["evaluation"] is None:
     raise RuntimeError(f"{metadata_path}: no evaluation recorded yet; run the pipeline first (make run)")
-  return {"artifacts": found, "trainer": trainer, "input_base": input_base}
+  return {"artifacts": found, "trainer": trainer, "input_base": input_base, "schema_file": schema_file}
 
 
 def _split_dirs(uri: str) -> dict:
@@ -255,7 +258,7 @@ def statistics_section(statistics_uri: str) -> str:
   return _table(["split", "examples", "feature", "missing", "avg length (chars)", "unique", "top values"], rows)
 
 
-def anomalies_section(anomalies_uri: str) -> str:
+def anomalies_section(anomalies_uri: str, against: str) -> str:
   items = []
   for split, path in _split_dirs(anomalies_uri).items():
     anomalies = anomalies_pb2.Anomalies()
@@ -265,7 +268,7 @@ def anomalies_section(anomalies_uri: str) -> str:
       items.append(f"<li><b>{html.escape(split)}</b>, feature <code>{html.escape(feature)}</code>: "
                    f"{html.escape(info.short_description)} — {html.escape(info.description)}</li>")
   if not items:
-    return '<p class="ok" id="anomalies-none">No anomalies: every split matches the curated schema.</p>'
+    return f'<p class="ok" id="anomalies-none">No anomalies: every split matches {against}.</p>'
   return '<ul class="bad" id="anomalies">' + "".join(items) + "</ul>"
 
 
@@ -374,6 +377,7 @@ def render(config: PipelineConfig) -> str:
     baseline_html = '<p id="no-baseline">No baseline: this is the first blessed-model candidate, judged on the floors alone.</p>'
 
   examples = artifacts["examples"]
+  against = "the curated schema" if run["schema_file"] else "the schema SchemaGen inferred"
   lineage = {
       "pipeline": config.name,
       "task": f"{kind}: {', '.join(labels)}",
@@ -381,7 +385,8 @@ def render(config: PipelineConfig) -> str:
       "examples": examples.uri if examples else "–",
       "embedding": f"{model_settings.get('embedding_handle', '–')}"
                    f"{'' if model_settings.get('trainable', True) else ' (frozen)'}",
-      "hyper-parameters": ", ".join(f"{k}={model_settings[k]}" for k in
+      "schema": run["schema_file"] or "inferred by SchemaGen from the train split's statistics",
+      "hyper-parameters": ", ".join(f"{k}={'default' if model_settings[k] is None else model_settings[k]}" for k in
                                     ("epochs", "batch_size", "learning_rate", "dropout", "hidden_units")
                                     if k in model_settings),
       "model": artifacts["model"].uri if artifacts["model"] else "–",
@@ -419,8 +424,8 @@ def render(config: PipelineConfig) -> str:
 {baseline_html}
 <h2>Data statistics</h2>
 {statistics_section(artifacts["statistics"].uri) if artifacts["statistics"] else "<p>none recorded</p>"}
-<h2>Anomalies (ExampleValidator against the curated schema)</h2>
-{anomalies_section(artifacts["anomalies"].uri) if artifacts["anomalies"] else "<p>none recorded</p>"}
+<h2>Anomalies (ExampleValidator against {"the curated schema" if run["schema_file"] else "the schema SchemaGen inferred"})</h2>
+{anomalies_section(artifacts["anomalies"].uri, against) if artifacts["anomalies"] else "<p>none recorded</p>"}
 <h2>Lineage</h2>
 {lineage_html}
 <script>{_SCRIPT}</script>
@@ -455,13 +460,23 @@ def write(config: PipelineConfig, out_path: Optional[str] = None) -> str:
 
 
 def main(argv=None) -> int:
-  defaults = PipelineConfig(name="imdb-sentiment")
+  defaults = PipelineConfig()
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--output-dir", default=defaults.output_dir, help="the run's output dir (metadata inside)")
-  p.add_argument("--name", default=defaults.name, help="pipeline name")
+  p.add_argument("--name", default="", help="pipeline name (default: the latest run's, from <output-dir>/"
+                                              f"{LAST_RUN_FILE})")
   p.add_argument("--out", default=None, help="HTML file (default: <output-dir>/report/index.html)")
   args = p.parse_args(argv)
-  config = defaults.replace(output_dir=args.output_dir, name=args.name)
+  name = args.name or last_run(args.output_dir).get("pipeline_name", "")
+  if not name:
+    print(f"report: no run recorded in {args.output_dir} ({LAST_RUN_FILE} is missing): "
+          "run the pipeline first (make run), or give --name", file=sys.stderr)
+    return 1
+  config = defaults.replace(output_dir=args.output_dir, name=name)
+  if not os.path.exists(config.metadata_path):   # connecting would create an empty store
+    print(f"report: no run of pipeline {name!r} recorded in {args.output_dir} (no {config.metadata_path})",
+          file=sys.stderr)
+    return 1
   try:
     path = write(config, args.out)
   except RuntimeError as e:

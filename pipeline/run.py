@@ -124,5 +124,7 @@ def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_li
     BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))
   result = summary.read(config.metadata_path, task)
   result.pipeline_name = config.name
+  result.serving_model = config.serving_name
+  result.schema = config.curated_schema or ""
   result.wall_seconds = time.time() - start
   return result

@@ -47,6 +47,8 @@ class RunSummary:
   # {"floors": {metric: {"floor", "trivial", "margin", "trivial_predictor"}},
   #  "left_out_of_macro_averages": {label: test positives}, "examples": n}; {} if absolute.
   fitted_floors: dict = dataclasses.field(default_factory=dict)
+  serving_model: str = ""           # the TF Serving model name the Pusher pushes to
+  schema: str = ""                  # the curated schema file ExampleValidator enforced; "" if inferred
 
   @property
   def accuracy_name(self) -> str:
@@ -113,10 +115,20 @@ class RunSummary:
              ("blessed", "yes" if self.blessed else "no")]
     rows += [("why not", line) for line in self.failures]
     rows += [("pushed to", self.pushed_to or "nothing pushed"),
+             *([("serve it", self.serving_hint())] if self.serving_model else []),
              ("evaluation", self.evaluation_uri),
              ("wall time", f"{self.wall_seconds:.0f} s")]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+  def serving_hint(self) -> str:
+    """The TF Serving model name and the two commands that serve and query it."""
+    name = self.serving_model
+    if not self.pushed_to:
+      return f"TF Serving model {name}: nothing new pushed this run (make serve MODEL={name} serves earlier pushes)"
+    return (f"TF Serving model {name}: make serve MODEL={name}, then "
+            f"python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
 
 
 def describe_model(settings: dict) -> str:
@@ -140,7 +152,8 @@ def latest_artifact(store, artifact_type, producer: str = ""):
   return max(found, key=lambda a: a.id) if found else None
 
 
-EXTRA_ROWS = ("micro_auc", "macro_f1", "micro_f1", "macro_precision", "macro_recall")
+EXTRA_ROWS = ("micro_auc", "macro_f1", "micro_f1", "macro_precision", "macro_recall", "micro_precision",
+              "micro_recall")
 
 
 def scalar_metrics(values: dict) -> dict:

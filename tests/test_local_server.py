@@ -205,6 +205,18 @@ def test_cli_prints_label_and_probability(server, capsys, monkeypatch):
   assert capsys.readouterr().out.startswith("pos\t")
   assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "--model", "unknown", "x"]) == 1
   assert "NOT_FOUND" in capsys.readouterr().err
+  with pytest.raises(SystemExit):
+    cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "fine", " "])
+  assert "text 2 is empty" in capsys.readouterr().err
+
+
+def test_cli_defaults_to_the_model_of_the_latest_run(server, tmp_path, capsys):
+  grpc = ["--grpc", f"127.0.0.1:{server.grpc_port}"]
+  (tmp_path / "last_run.json").write_text(json.dumps({"serving_model": MODEL}))
+  assert cli.main([*grpc, "--output-dir", str(tmp_path), "x"]) == 0
+  (tmp_path / "last_run.json").write_text(json.dumps({"serving_model": "trec"}))
+  assert cli.main([*grpc, "--output-dir", str(tmp_path), "x"]) == 1
+  assert f"served models: {MODEL}" in capsys.readouterr().err   # the server lists what it has
 
 
 def test_concurrent_requests_are_batched_and_answered_correctly(tmp_path):

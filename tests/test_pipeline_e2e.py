@@ -13,6 +13,8 @@ from models import model as model_lib
 from models import nb_ratio
 from models.embeddings import nb_ngram_bag
 from pipeline import cli
+from pipeline import report
+from pipeline import summary as summary_lib
 from pipeline import run
 from pipeline.config import PipelineConfig
 from tests.conftest import NEGATIVE, POSITIVE, SAMPLE, fast_config, pushed_versions
@@ -49,6 +51,23 @@ def test_sample_run_blesses_and_pushes(sample_run):
   assert len(versions) == 1
   assert summary["pushed_to"] == str(pathlib.Path(config.serving_model_dir) / versions[0])
   assert (pathlib.Path(summary["pushed_to"]) / "saved_model.pb").exists()
+
+
+def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_run, tmp_path, capsys):
+  config, summary = sample_run
+  assert summary["serving_model"] == "imdb_sentiment"
+  assert summary["schema"].endswith("schemas/imdb-sentiment/schema.pbtxt")
+  table = summary_lib.RunSummary(**summary).table()
+  assert "make serve MODEL=imdb_sentiment" in table and "--model imdb_sentiment" in table
+  page = tmp_path / "report.html"
+  assert report.main(["--output-dir", config.output_dir, "--out", str(page)]) == 0   # no --name: the latest run
+  text = page.read_text()
+  assert "against the curated schema" in text and "=None" not in text and "hidden_units=" in text
+  nothing = tmp_path / "no-runs"
+  assert report.main(["--output-dir", str(nothing)]) == 1
+  assert "make run" in capsys.readouterr().err
+  assert report.main(["--output-dir", config.output_dir, "--name", "never-run"]) == 1
+  assert not nothing.exists() and not (pathlib.Path(config.output_dir) / "metadata" / "never-run").exists()
 
 
 def test_pushed_model_scores_through_both_signatures(sample_run):

@@ -92,6 +92,8 @@ def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
   assert {"auc", "precision", "recall", "f1_score"} <= set(result.per_label["neutral"])
   page = report.render(config)
   assert "subset_accuracy" in page and "<td>neutral</td>" in page and "f1_score" in page
+  assert "micro_precision" in page and "micro_recall" in page
+  assert "test micro precision" in result.table() and "test micro recall" in result.table()
   model = tf.saved_model.load(result.pushed_to)
   # Subset accuracy and micro F1 as TFMA reported them, recomputed from the test split.
   test_files = tf.io.gfile.glob(f"{config.pipeline_root}/TextExampleGen/examples/*/Split-test/*")
