@@ -60,8 +60,8 @@ bench-serving: setup ## gRPC/REST latency and throughput vs. the in-process mode
 bench-soak: setup ## bounded fuzz and soak of the local server: hostile probes, reloads, memory (benchmarks/serving_soak_results.md)
 	$(ENV) run python -m benchmarks.serving_soak $(ARGS)
 
-schema: setup     ## draft a schema from the sample with SchemaGen into schemas/imdb-sentiment/schema.inferred.pbtxt
-	$(ENV) run python -m pipeline.infer_schema --out schemas/imdb-sentiment/schema.inferred.pbtxt
+schema: setup     ## draft a curated schema for any data: ARGS="--data DIR --name N [--label-column C ...]" -> schemas/N/
+	$(ENV) run python -m pipeline.infer_schema $(ARGS)
 
 image:            ## the pipeline image from kubeflow/Dockerfile with podman or docker (BASE=official|userland)
 	scripts/image.sh

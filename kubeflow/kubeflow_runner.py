@@ -4,15 +4,18 @@
         --data gs://BUCKET/aclImdb --root gs://BUCKET/tfx
 
 Upload the JSON in the KFP UI or with `kfp` (kubeflow/README.md). Nothing is read on the
-compiling machine: the data's layout is given (--split, default aclImdb's folders) and the
-task comes from the curated schema (--schema, as the containers see it), so the row
-checks happen in the cluster (TextExampleGen, ExampleValidator).
+compiling machine: the data's layout is given (--split, default aclImdb's folders), its
+columns with the same options as `make run`, and the task comes from the curated schema
+(`make schema` drafts one for any data), so the row checks happen in the cluster
+(TextExampleGen, ExampleValidator).
 """
 import argparse
 import os
+import sys
 
 from tfx import v1 as tfx
 
+from components.errors import InputDataError
 from models import task as task_lib
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
@@ -24,15 +27,33 @@ DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imdb_
 ACLIMDB_SPLITS = ("train=train/*/*.txt", "test=test/*/*.txt")
 
 
+class MissingSchemaError(InputDataError):
+  """The compile needs the curated schema (the task) and there is none for this pipeline."""
+
+
 def compile_pipeline(image: str, data: str, root: str, output_file: str, name: str = "imdb-sentiment",
                      splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=(),
                      baseline: str = pipeline_def.LATEST_BLESSED,
-                     hyperparameters: str = pipeline_def.NO_HYPERPARAMETERS) -> str:
-  """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving."""
+                     hyperparameters: str = pipeline_def.NO_HYPERPARAMETERS,
+                     columns: DataConfig = DataConfig(), schema_in_image: str = "") -> str:
+  """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving.
+  `columns` carries the data options of `make run` (text and label columns, label
+  delimiter); `schema_in_image` is where the containers read the schema (default: the
+  image's copy of schemas/)."""
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
-  task = inputs.task_from_schema(local_schema, kind)
-  config = PipelineConfig(name=name, output_dir=root, data=DataConfig(path=data),
-                          schema_path=local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT),
+  if not os.path.isfile(local_schema):
+    raise MissingSchemaError(
+        f"{local_schema}: no curated schema for pipeline {name!r}, and the compile takes the task (kind, labels) "
+        f"from it. Draft one from a copy of the data on this machine: make schema ARGS=\"--data DIR --name {name}"
+        f"{'' if columns.label_column == DataConfig().label_column else ' --label-column ' + columns.label_column}"
+        f"\", review it, then compile again (or give --schema FILE)")
+  column_options = dict(text_column=columns.text_column, label_column=columns.label_column,
+                        label_delimiter=columns.label_delimiter)
+  task = inputs.task_from_schema(local_schema, kind, **column_options)
+  in_image = schema_in_image or local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT)
+  config = PipelineConfig(name=name, output_dir=root,
+                          data=DataConfig(path=data, task=kind, **column_options),
+                          schema_path=in_image,
                           sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
   config = config.replace(model=config.model.for_task(task))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
@@ -47,7 +68,7 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   return output_file
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--image", default="tfx-text-pipeline:latest")
   p.add_argument("--data", default="/data/aclImdb", help="the data folder as the containers see it")
@@ -55,8 +76,20 @@ def main(argv=None) -> None:
                  help="SPLIT=GLOB under --data, repeatable (default: aclImdb's train/*/*.txt and test/*/*.txt); "
                       "missing eval/test splits are carved from train")
   p.add_argument("--name", default="imdb-sentiment", help="pipeline name (the TF Serving model name: with _ for -)")
-  p.add_argument("--schema", default="", help="curated schema on this machine (default: schemas/<name>/schema.pbtxt)")
-  p.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS])
+  p.add_argument("--text-column", default=DataConfig().text_column, help="as for make run")
+  p.add_argument("--label-column", default=DataConfig().label_column, help="as for make run")
+  p.add_argument("--label-delimiter", default=DataConfig().label_delimiter,
+                 help="joins a row's labels in one CSV field (multi-label), as for make run")
+  p.add_argument("--schema", default="", help="curated schema on this machine, read for the task (default: "
+                                              "schemas/<name>/schema.pbtxt; make schema drafts one)")
+  p.add_argument("--schema-in-image", default="", metavar="PATH",
+                 help="where the containers read the schema (default: the image's copy of the checkout's file, "
+                      f"{IMAGE_REPO_ROOT}/schemas/<name>/schema.pbtxt, so a schema drafted after make image "
+                      "needs make image again; or a mounted path given here)")
+  p.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS],
+                 help="the task kind; auto: the one the schema declares (multi-label where the label may hold "
+                      "several values, else binary for 2 labels and multi-class for more). Given, it must agree "
+                      "with the schema")
   p.add_argument("--root", default="/tfx", help="output folder as the containers see it")
   p.add_argument("--output", default=DEFAULT_OUTPUT)
   p.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
@@ -72,10 +105,17 @@ def main(argv=None) -> None:
                       "Tuner result (a resolver node: Vertex AI Pipelines), or a given best_hyperparameters "
                       "artifact URI from a tuned run (an importer node)")
   args = p.parse_args(argv)
-  print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
-                         tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or (),
-                         args.baseline, args.hyperparameters))
+  columns = DataConfig(text_column=args.text_column, label_column=args.label_column,
+                       label_delimiter=args.label_delimiter)
+  try:
+    print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
+                           tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or (),
+                           args.baseline, args.hyperparameters, columns, args.schema_in_image))
+  except (InputDataError, task_lib.TaskError) as e:
+    print(f"kubeflow_runner: {type(e).__name__}: {e}", file=sys.stderr)
+    return 2
+  return 0
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(main())

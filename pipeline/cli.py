@@ -61,6 +61,26 @@ def user_error_message(error: BaseException) -> str | None:
   return None
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+  """The data options, shared by `make run` and `make schema` so both read data alike."""
+  defaults = DataConfig()
+  parser.add_argument("--data", default=defaults.path,
+                      help="class folders (<split>/<class>/*.txt or <class>/*.txt), a folder of CSV or JSON Lines "
+                           "files (train/dev/test named, or any), one such file, a .tar.gz of any, or its URL "
+                           "(default: the bundled IMDB sample)")
+  parser.add_argument("--text-column", default=defaults.text_column)
+  parser.add_argument("--label-column", default=defaults.label_column)
+  parser.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS],
+                      help="auto: several labels in a row -> multi-label, else 2 labels -> binary, more -> multi-class")
+  parser.add_argument("--label-delimiter", default=defaults.label_delimiter,
+                      help="joins a row's labels in one CSV field (multi-label)")
+
+
+def data_config(args: argparse.Namespace) -> DataConfig:
+  return DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
+                    task=args.task, label_delimiter=args.label_delimiter)
+
+
 def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   defaults = PipelineConfig()
   p = argparse.ArgumentParser(prog="python -m pipeline.cli", description="Run the text-classification TFX pipeline.")
@@ -68,16 +88,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run = sub.add_parser("run", help="run the whole pipeline and print the test metrics and the push", allow_abbrev=False,
                        epilog="registered embeddings (--embedding NAME):\n" + registry.describe(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-  run.add_argument("--data", default=defaults.data.path,
-                   help="class folders (<split>/<class>/*.txt or <class>/*.txt), a folder of CSV or JSON Lines "
-                        "files (train/dev/test named, or any), one such file, a .tar.gz of any, or its URL "
-                        "(default: the bundled IMDB sample)")
-  run.add_argument("--text-column", default=defaults.data.text_column)
-  run.add_argument("--label-column", default=defaults.data.label_column)
-  run.add_argument("--task", default="auto", choices=["auto", *task_lib.KINDS],
-                   help="auto: several labels in a row -> multi-label, else 2 labels -> binary, more -> multi-class")
-  run.add_argument("--label-delimiter", default=defaults.data.label_delimiter,
-                   help="joins a row's labels in one CSV field (multi-label)")
+  add_data_arguments(run)
   run.add_argument("--schema", default=None,
                    help="curated schema.pbtxt (default: schemas/<name>/schema.pbtxt where it exists, else inferred)")
   run.add_argument("--infer-schema", action="store_true", help="infer the schema with SchemaGen even so")
@@ -125,8 +136,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
       schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
       beam_args=tuple(args.beam_arg or ()),
-      data=DataConfig(path=args.data, text_column=args.text_column, label_column=args.label_column,
-                      task=args.task, label_delimiter=args.label_delimiter),
+      data=data_config(args),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,
                                 trainable=(not args.frozen) if (args.frozen or args.fine_tune) else None,
                                 epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -10,7 +10,7 @@ from tfx.utils import import_utils
 
 from kubeflow import container_run, kubeflow_runner
 from pipeline import pipeline as pipeline_def
-from pipeline.config import REPO_ROOT
+from pipeline.config import REPO_ROOT, DataConfig
 
 
 def test_compiles_with_every_component_and_the_gate(tmp_path):
@@ -116,3 +116,26 @@ def test_baseline_for_the_open_source_backend(tmp_path):
       "taskOutputArtifact": {"outputArtifactKey": "result", "producerTask": pipeline_def.BASELINE_IMPORTER_ID}}
   executor = imported["pipelineSpec"]["deploymentSpec"]["executors"][f"{pipeline_def.BASELINE_IMPORTER_ID}_executor"]
   assert executor["importer"]["artifactUri"]["constantValue"]["stringValue"].endswith("run-1/Trainer/model")
+
+
+def test_the_compile_takes_make_runs_data_options(tmp_path):
+  """The GoEmotions CSVs name their label column `labels`: the containers must read it."""
+  out = kubeflow_runner.compile_pipeline(
+      "img", "/data/goemotions", "/tfx", str(tmp_path / "spec.json"), name="goemotions",
+      splits=("train=train.csv", "eval=dev.csv", "test=test.csv"),
+      columns=DataConfig(label_column="labels", label_delimiter=";"), schema_in_image="/mnt/schemas/g.pbtxt")
+  tasks = json.loads(open(out).read())["pipelineSpec"]["root"]["dag"]["tasks"]
+  custom_config = tasks["TextExampleGen"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constantValue"]
+  task = json.loads(json.loads(custom_config["stringValue"])["custom_config"]["value"]["task"])
+  assert (task["kind"], task["text_column"], task["label_column"], task["label_delimiter"]) == (
+      "multi-label", "text", "labels", ";")
+  assert "/mnt/schemas/g.pbtxt" in json.dumps(tasks["CuratedSchemaGen"])
+
+
+def test_a_compile_without_a_schema_names_the_command_that_drafts_one(tmp_path, capsys):
+  code = kubeflow_runner.main(["--name", "clickbait", "--data", "/data/clickbait", "--label-column", "is_clickbait",
+                               "--output", str(tmp_path / "spec.json")])
+  error = capsys.readouterr().err
+  assert code == 2 and "MissingSchemaError" in error and "Traceback" not in error
+  assert 'make schema ARGS="--data DIR --name clickbait --label-column is_clickbait"' in error
+  assert not (tmp_path / "spec.json").exists()
