@@ -220,7 +220,14 @@ def _class_folders(dataset: Dataset, split_files: dict) -> dict:
 
 
 def decide_task(dataset: Dataset, config: DataConfig, schema_path: Optional[str]) -> task_lib.Task:
-  """Reads every split once: checks each row and decides the task (kind, vocabulary).
+  """The task the data makes (decide_task_and_count without the counts)."""
+  return decide_task_and_count(dataset, config, schema_path)[0]
+
+
+def decide_task_and_count(dataset: Dataset, config: DataConfig,
+                          schema_path: Optional[str]) -> tuple[task_lib.Task, dict]:
+  """Reads every split once: checks each row, decides the task (kind, vocabulary) and
+  counts each label's examples per split ({split: Counter}).
 
   The vocabulary is the curated schema's label domain, else the train split's labels,
   sorted. Fails, naming the file and line, on a row the task cannot use; and on a label
@@ -241,6 +248,7 @@ def decide_task(dataset: Dataset, config: DataConfig, schema_path: Optional[str]
           raise InputDataError(f"{split_root / unknown[0]}: class folder not in the task's labels "
                                f"({', '.join(task.labels)})")
       train_counts = counts[TRAIN]
+      split_counts = {split: collections.Counter(found) for split, found in counts.items()}
     else:
       rows = {split: list(records.read_files(paths, config.text_column, config.label_column))
               for split, paths in split_files.items()}
@@ -253,12 +261,11 @@ def decide_task(dataset: Dataset, config: DataConfig, schema_path: Optional[str]
           label for r in rows[TRAIN]
           for label in records.split_labels(r, multi_valued, config.label_delimiter, config.label_column))
       task = task_lib.decide(config.task, seen, multi_valued, domain, **columns)
-      train_counts = collections.Counter()
+      split_counts = {split: collections.Counter() for split in rows}
       for split, split_rows in rows.items():
         for r in split_rows:
-          labels = records.task_labels(r, task)
-          if split == TRAIN:
-            train_counts.update(labels)
+          split_counts[split].update(records.task_labels(r, task))
+      train_counts = split_counts[TRAIN]
   except task_lib.TaskError as e:
     raise InputDataError(f"{dataset.description}: {e}") from e
   missing = [label for label in task.labels if not train_counts[label]]
@@ -266,4 +273,4 @@ def decide_task(dataset: Dataset, config: DataConfig, schema_path: Optional[str]
     raise InputDataError(f"{dataset.description}: label {missing[0]!r} has no training example "
                          f"(train split: {', '.join(split_files[TRAIN][:3])}"
                          f"{', ...' if len(split_files[TRAIN]) > 3 else ''})")
-  return task
+  return task, split_counts

@@ -15,6 +15,7 @@ from tfx import v1 as tfx
 from models import task as task_lib
 from models.embeddings import handles
 from pipeline import inputs
+from pipeline import label_coverage
 from pipeline import pipeline as pipeline_def
 from pipeline import run_lock
 from pipeline import sources
@@ -79,7 +80,11 @@ def prepare(config: PipelineConfig) -> tuple[PipelineConfig, inputs.Dataset, tas
   dataset = inputs.find(config.data, config.cache_dir)
   config = config.replace(name=config.name or dataset.name)
   config = config.replace(sources_sha256=sources.sources_sha256(config.curated_schema))
-  task = inputs.decide_task(dataset, config.data, config.curated_schema)
+  task, counts = inputs.decide_task_and_count(dataset, config.data, config.curated_schema)
+  rare = label_coverage.rare_labels(task, counts, config.data)
+  if rare:
+    print(f"[pipeline] {len(rare)} of {len(task.labels)} labels are rare (pipeline/label_coverage.py):\n  "
+          + "\n  ".join(r.describe() for r in rare), flush=True)
   summary.check_baseline_task(config.metadata_path, task)
   return config.replace(model=config.model.for_task(task)), dataset, task
 

@@ -6,8 +6,8 @@ import pytest
 
 from components.errors import InputDataError
 from models import task as task_lib
-from pipeline import cli, inputs, run
-from pipeline.config import DataConfig, REPO_ROOT
+from pipeline import cli, inputs, label_coverage, run
+from pipeline.config import DataConfig, PipelineConfig, REPO_ROOT
 from tests.conftest import fast_config, pushed_versions
 
 
@@ -198,3 +198,26 @@ def test_inferred_schema_matches_the_curated_contract(name, data, task, tmp_path
   assert shape(inferred) == shape(curated)
   domains = lambda s: {d.name: sorted(d.value) for d in s.string_domain}  # noqa: E731
   assert domains(inferred)["label"] == sorted(domains(curated)["label"])
+
+
+def test_rare_labels_are_reported_before_training(tmp_path, capsys):
+  folder = tmp_path / "tickets"
+  folder.mkdir()
+  rows = [("printer jammed again", "hardware")] * 30 + [("cannot log in", "access")] * 30 + \
+         [("the server room is on fire", "fire")] * 3
+  test_rows = [("paper stuck in the printer", "hardware")] * 8 + [("password expired", "access")] * 8
+  (folder / "train.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows))
+  (folder / "test.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in test_rows))
+  config = PipelineConfig(data=DataConfig(path=str(folder)), output_dir=str(tmp_path / "out"))
+  _, _, task = run.prepare(config)
+  assert task.labels == ("access", "fire", "hardware")
+  printed = capsys.readouterr().out
+  assert "1 of 3 labels are rare" in printed
+  assert "'fire' (train 3, eval ~0, test 0): no test example: not judged" in printed
+  # Carved splits are estimated: a label with 30 training rows gets about 3 in a carved test split.
+  (folder / "test.csv").unlink()
+  dataset = inputs.find(config.data, config.cache_dir)
+  task, counts = inputs.decide_task_and_count(dataset, config.data, None)
+  rare = {r.label: r for r in label_coverage.rare_labels(task, counts, config.data)}
+  assert set(rare) == {"access", "fire", "hardware"}
+  assert "likely no example in the test split" in rare["fire"].why and "fewer than 5" in rare["access"].why
