@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -27,10 +27,13 @@ serve: setup      ## the local TF Serving-compatible server on the latest run's 
 	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
 	  --model_base_path=outputs/serving/$(MODEL) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)
 
-test: setup       ## every test (unit, bad input, end to end, orchestrators)
+setup-test: setup ## the environment plus headless Chromium (the report's page test)
+	$(ENV) browser
+
+test: setup-test  ## every test (unit, bad input, end to end, orchestrators)
 	$(ENV) run python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup  ## tests that do not run the whole pipeline
+test-fast: setup-test ## tests that do not run the whole pipeline
 	$(ENV) run python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-tf-serving-compat: setup ## pushed models under TF Serving 2.19.1's TensorFlow (a Python 3.11 venv; not in CI)

@@ -2,6 +2,7 @@
 # Builds and enters the Python environment that runs the TFX stack.
 #
 #   scripts/env.sh setup          build (or reuse) the environment
+#   scripts/env.sh browser        add headless Chromium (only the report's page test needs it)
 #   scripts/env.sh run CMD ARGS   run CMD inside it, from the repository root
 #
 # TFX 1.21's ml-metadata / TFDV wheels need glibc >= 2.39. On such a host this is a
@@ -22,6 +23,7 @@ PINS="$REPO/requirements/pins.txt"
 # Packages installed without their declared dependencies (requirements/nodeps.txt says why).
 NODEPS="$(grep -v '^#' "$REPO/requirements/nodeps.txt" | xargs)"  # one line, as the lock hash has always read it
 BROWSER_PACKAGES="chromium fonts-dejavu-core"
+UV_VERSION="0.13.9"   # installs the locked wheels in parallel; pip is the fallback
 # Where ../shared lives (the full IMDB archive); bound into the userland when present.
 SHARED="$(cd "$REPO/.." && pwd)/shared"
 
@@ -45,19 +47,27 @@ lock_hash() { { cat "$PINS" "$LOCK" 2>/dev/null; echo "$NODEPS"; } | sha256sum |
 
 # --- pip inside whichever python the mode uses --------------------------------
 pip_install_script() {
-  # Printed, then run by the target python's shell (host or userland).
-  local venv="$1"
+  # Printed, then run by the target python's shell (host or userland). Progress lines go
+  # to stderr; pip's and uv's own output to $2, shown only when a step fails.
+  local venv="$1" out="$2"
   cat <<SH
 set -euo pipefail
 cd "$REPO"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --upgrade 'pip<27' 'setuptools<81' wheel
+say() { printf '[env]   %s\\n' "\$1" >&2; }
+logged() { "\$@" >>"$out" 2>&1; }
+step() { say "\$1"; shift; logged "\$@" || { tail -25 "$out" >&2; echo "[env] error: that step failed; the whole log: $out" >&2; exit 1; }; }
+: >"$out"
+[ -x "$venv/bin/python" ] || step "creating the venv" python3 -m venv "$venv"
+step "pip, setuptools, wheel, uv $UV_VERSION" "$venv/bin/pip" install -q --progress-bar off --upgrade 'pip<27' 'setuptools<81' wheel 'uv==$UV_VERSION'
 if [ -s requirements/lock.txt ]; then
-  "$venv/bin/pip" install -q --no-deps -r requirements/lock.txt
+  say "$(grep -c '==' "$LOCK") locked packages (uv, in parallel)"
+  if ! logged "$venv/bin/uv" pip install --python "$venv/bin/python" --no-deps -r requirements/lock.txt; then
+    step "uv failed (see $out); the same with pip" "$venv/bin/pip" install -q --progress-bar off --no-deps -r requirements/lock.txt
+  fi
 else
-  "$venv/bin/pip" install -q -r requirements/pins.txt
+  step "requirements/pins.txt (no lock)" "$venv/bin/pip" install -q --progress-bar off -r requirements/pins.txt
 fi
-"$venv/bin/pip" install -q --no-deps $NODEPS
+step "without their declared dependencies: $NODEPS" "$venv/bin/pip" install -q --progress-bar off --no-deps $NODEPS
 SH
 }
 
@@ -65,20 +75,22 @@ SH
 VENV_HOST="$CACHE/venv"
 
 setup_venv() {
-  if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      log "installing chromium (for the report's page test)"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null
-    else
-      log "warning: no chromium found; install it (Debian: apt-get install $BROWSER_PACKAGES) for tests/test_report.py"
-    fi
-  fi
   local stamp="$VENV_HOST/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "venv up to date: $VENV_HOST"; return; fi
   mkdir -p "$CACHE"
-  log "building venv at $VENV_HOST (several minutes the first time)"
-  PIP_CONSTRAINT= bash -c "$(pip_install_script "$VENV_HOST")"
+  log "building venv at $VENV_HOST (a minute or two the first time)"
+  PIP_CONSTRAINT= bash -c "$(pip_install_script "$VENV_HOST" "$CACHE/pip.log")"
   rm -f "$VENV_HOST"/.stamp-*; touch "$stamp"
+}
+
+browser_venv() {
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing chromium (for the report's page test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null
+  else
+    log "warning: no chromium found; install it (Debian: apt-get install $BROWSER_PACKAGES) for the report's page test"
+  fi
 }
 
 run_venv() {
@@ -168,18 +180,23 @@ setup_rootfs() {
   # The registries are reached through the host's CA bundle and resolver.
   cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
-  # Headless Chromium for the report's page test (tests/test_report.py).
-  if [ ! -f "$ROOTFS/.stamp-browser" ]; then
-    log "installing chromium into the userland (for the report's page test; once)"
-    in_rootfs "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null" \
-      || die "installing $BROWSER_PACKAGES into the userland failed"
-    touch "$ROOTFS/.stamp-browser"
-  fi
   local stamp="$ROOTFS$VENV_IN/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "userland venv up to date: $ROOTFS$VENV_IN"; return; fi
-  log "installing the Python stack into $ROOTFS$VENV_IN (a few minutes, once)"
-  in_rootfs "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt; $(pip_install_script "$VENV_IN")"
+  log "installing the Python stack into $ROOTFS$VENV_IN (a minute or two, once)"
+  # The log lies in the userland, whose /var/log every mode can write.
+  in_rootfs "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt UV_NATIVE_TLS=1 UV_NO_PROGRESS=1 UV_CACHE_DIR=/var/cache/uv UV_LINK_MODE=hardlink; $(pip_install_script "$VENV_IN" /var/log/tfx-text-pip.log)" \
+    || die "installing the Python stack failed (log: $ROOTFS/var/log/tfx-text-pip.log)"
   rm -f "$ROOTFS$VENV_IN"/.stamp-*; touch "$stamp"
+}
+
+# Headless Chromium for the report's page test: only `make test` asks for it.
+browser_rootfs() {
+  need_root
+  [ -f "$ROOTFS/.stamp-browser" ] && return
+  log "installing chromium into the userland (for the report's page test; once)"
+  in_rootfs "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $BROWSER_PACKAGES >/dev/null" \
+    || die "installing $BROWSER_PACKAGES into the userland failed"
+  touch "$ROOTFS/.stamp-browser"
 }
 
 run_rootfs() {
@@ -193,9 +210,10 @@ cmd="${1:-}"; shift || true
 m="$(mode)"
 case "$cmd" in
   setup) "setup_$m" ;;
+  browser) "setup_$m"; "browser_$m" ;;
   run)   [ $# -gt 0 ] || die "usage: scripts/env.sh run CMD [ARGS...]"; "run_$m" "$@" ;;
   where) if [ "$m" = venv ]; then echo "$VENV_HOST"; else echo "$ROOTFS$VENV_IN"; fi ;;
   mode)  echo "$m" ;;
   rootfs-path) echo "$ROOTFS" ;;  # scripts/image.sh imports its operating system as a base image
-  *) die "usage: scripts/env.sh {setup|run CMD...|where|mode|rootfs-path}" ;;
+  *) die "usage: scripts/env.sh {setup|browser|run CMD...|where|mode|rootfs-path}" ;;
 esac
