@@ -6,7 +6,7 @@
 Rows, each a whole pipeline run in a fresh output folder (no baseline, no earlier tuning):
   default      the task kind's default model, no flags
   --tune       the Tuner within --budget minutes, then the Trainer on its best settings
-  hand-picked  the best configuration found by hand earlier (README: Measured)
+  hand-picked  the best configuration found by hand earlier (docs/results.md)
   peer         the scikit-learn peer trained and scored in the same run on the same files
                (IMDB: NB-LR on word 1-3-grams over the pipeline's own splits; TREC, GoEmotions:
                benchmarks/task_bench.py's)

@@ -40,7 +40,8 @@ with native_stderr_silenced(QUIET):
   from models.embeddings import registry  # noqa: E402
   from models.embeddings.handles import EmbeddingHandleError  # noqa: E402
   from models.embeddings.minilm_files import PretrainedFilesError  # noqa: E402
-  from pipeline.config import DataConfig, GateConfig, PipelineConfig, TuneConfig  # noqa: E402
+  from pipeline.config import (DataConfig, GateConfig, INFRA_VALIDATORS, PipelineConfig,  # noqa: E402
+                               TuneConfig)
   from pipeline.run_lock import PipelineBusyError  # noqa: E402
 
 USER_ERRORS = (InputDataError, AnomaliesFoundError, EmbeddingHandleError, PretrainedFilesError, PipelineBusyError)
@@ -123,6 +124,10 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                         "split, a margin above the majority class / most frequent label set")
   run.add_argument("--min-auc", type=float, default=None,
                    help="an absolute AUC floor; default: fitted to the test split, a margin above 0.5")
+  run.add_argument("--infra-validator", default=defaults.infra_validator, choices=INFRA_VALIDATORS,
+                   help="what loads and queries the candidate over gRPC and REST before it may be pushed: the "
+                        "local TF Serving-compatible server in its own process (default), TFX's InfraValidator "
+                        "with the tensorflow/serving image in docker or podman (DOCKER_HOST), or none")
   run.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
                    help="a Beam pipeline option for every Beam-powered component, repeatable "
                         "(--beam-arg=--runner=FlinkRunner); replaces the DirectRunner defaults")
@@ -135,6 +140,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
       schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
+      infra_validator=args.infra_validator,
       beam_args=tuple(args.beam_arg or ()),
       data=data_config(args),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,

@@ -69,6 +69,11 @@ class TuneConfig:
   budget_minutes: float = 30.0   # wall time for all trials; no trial starts that it cannot hold
 
 
+# --infra-validator: what loads and queries the candidate before the Pusher may push it.
+LOCAL_SERVER, TF_SERVING, NO_INFRA_VALIDATION = "local-server", "tf-serving", "none"
+INFRA_VALIDATORS = (LOCAL_SERVER, TF_SERVING, NO_INFRA_VALIDATION)
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   # The data set's own pipeline: name, ML Metadata history, pipeline root and TF Serving
@@ -83,8 +88,12 @@ class PipelineConfig:
   model: ModelConfig = ModelConfig()
   gate: GateConfig = GateConfig()
   tune: TuneConfig = TuneConfig()
+  # local-server: components/local_infra_validator (the stand-in server, in its own
+  # process); tf-serving: TFX's InfraValidator with the tensorflow/serving image in docker
+  # or podman (pipeline/pipeline.py); none: no infra validation.
+  infra_validator: str = LOCAL_SERVER
   # Beam pipeline options for every Beam-powered component (--beam-arg, repeatable): they
-  # replace the orchestrator's DirectRunner defaults above (README: Beam past one machine).
+  # replace the orchestrator's DirectRunner defaults above (docs/running.md: Beam past one machine).
   beam_args: tuple[str, ...] = ()
   # --resume: reuse the outputs of components whose inputs, settings and sources are
   # unchanged (TFX's cache). sources_sha256 (pipeline/sources.py, set by run.prepare) is

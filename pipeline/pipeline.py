@@ -17,6 +17,7 @@ from components.anomalies_gate.component import AnomaliesGate
 from components.budget_tuner.component import BudgetTuner
 from components.curated_schema_gen.component import CuratedSchemaGen
 from components.fitted_gate_evaluator.component import FittedGateEvaluator
+from components.local_infra_validator.component import LocalInfraValidator
 from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
@@ -26,7 +27,7 @@ from models import tuner as tuner_module
 from models import preprocessing
 from pipeline import evaluation
 from pipeline import resolvers
-from pipeline.config import IN_PROCESS_BEAM_ARGS, PipelineConfig
+from pipeline.config import IN_PROCESS_BEAM_ARGS, LOCAL_SERVER, TF_SERVING, PipelineConfig
 from pipeline.inputs import EVAL, TEST, TRAIN, Dataset
 
 TRANSFORM_FN = "models.preprocessing.preprocessing_fn"
@@ -34,6 +35,9 @@ TRAINER_FN = "models.trainer.run_fn"
 TUNER_FN = "models.tuner.tuner_fn"
 TUNER_ID = "Tuner"
 EVALUATOR_ID = "Evaluator"
+INFRA_VALIDATOR_ID = "InfraValidator"
+TF_SERVING_TAG = "2.19.1"   # the tensorflow/serving image TFX's InfraValidator runs (serving/deploy)
+INFRA_EXAMPLES = 16         # test examples sent through every signature
 HYPERPARAMETERS_RESOLVER_ID = "latest_hyperparameters_resolver"
 HYPERPARAMETERS_IMPORTER_ID = "hyperparameters_importer"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
@@ -52,6 +56,29 @@ NO_HYPERPARAMETERS = "none"
 
 def _split(name: str, buckets: int) -> tfx.proto.SplitConfig.Split:
   return tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets)
+
+
+def make_infra_validator(kind: str, model, examples):
+  """The node whose InfraBlessing the Pusher requires, or None (--infra-validator none).
+
+  tf-serving is TFX's own InfraValidator: TF Serving's image in a local container engine,
+  found through the docker client's environment (DOCKER_HOST; for podman, its Docker API
+  socket: `podman system service`), as TFX's LocalDockerRunner does."""
+  if kind == LOCAL_SERVER:
+    return LocalInfraValidator(model=model, examples=examples, num_examples=INFRA_EXAMPLES,
+                               split=TEST).with_id(INFRA_VALIDATOR_ID)
+  if kind == TF_SERVING:
+    return tfx.components.InfraValidator(
+        model=model, examples=examples,
+        serving_spec=tfx.proto.ServingSpec(
+            tensorflow_serving=tfx.proto.TensorFlowServing(tags=[TF_SERVING_TAG]),
+            local_docker=tfx.proto.LocalDockerConfig()),
+        validation_spec=tfx.proto.ValidationSpec(max_loading_time_seconds=300, num_tries=2),
+        request_spec=tfx.proto.RequestSpec(
+            tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(
+                signature_names=[features.SERVING_EXAMPLES_SIGNATURE]),
+            split_name=TEST, num_examples=INFRA_EXAMPLES)).with_id(INFRA_VALIDATOR_ID)
+  return None
 
 
 def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Task) -> TextExampleGen:
@@ -167,9 +194,12 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       example_splits=[TEST],
       eval_config=evaluation.eval_config(config.gate, task)).with_id(EVALUATOR_ID)
 
+  infra_validator = make_infra_validator(config.infra_validator, trainer.outputs["model"],
+                                         example_gen.outputs["examples"])
   pusher = StagedPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
+      infra_blessing=infra_validator.outputs["blessing"] if infra_validator else None,
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
   ).with_id("Pusher")
@@ -179,7 +209,8 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                   transform, *([tuning_node] if tuning_node else []), trainer,
-                  *([baseline_node] if baseline_node else []), evaluator, pusher],
+                  *([baseline_node] if baseline_node else []), evaluator,
+                  *([infra_validator] if infra_validator else []), pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args(beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

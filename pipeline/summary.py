@@ -18,6 +18,7 @@ from tfx.utils import io_utils
 from components.budget_tuner.executor import TRIALS_FILE
 from components.errors import InputDataError
 from components.fitted_gate_evaluator.executor import FLOORS_FILE
+from components.local_infra_validator import executor as infra_validator
 from models import features
 from models import task as task_lib
 from pipeline import evaluation
@@ -48,6 +49,9 @@ class RunSummary:
   #  "left_out_of_macro_averages": {label: test positives}, "examples": n}; {} if absolute.
   fitted_floors: dict = dataclasses.field(default_factory=dict)
   serving_model: str = ""           # the TF Serving model name the Pusher pushes to
+  # The InfraValidator's verdict: {"blessed", "why", "load_seconds", "checks": [...]}
+  # (components/local_infra_validator); {} when the run had none.
+  infra_validation: dict = dataclasses.field(default_factory=dict)
   schema: str = ""                  # the curated schema file ExampleValidator enforced; "" if inferred
 
   @property
@@ -114,6 +118,7 @@ class RunSummary:
                    f"AUC {_fmt(self.baseline_metrics.get(self.auc_name))} (last blessed model)"),
              ("blessed", "yes" if self.blessed else "no")]
     rows += [("why not", line) for line in self.failures]
+    rows += self._infra_rows()
     rows += [("pushed to", self.pushed_to or "nothing pushed"),
              *([("serve it", self.serving_hint())] if self.serving_model else []),
              ("evaluation", self.evaluation_uri),
@@ -122,13 +127,38 @@ class RunSummary:
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
 
 
+  def _infra_rows(self) -> list:
+    infra = self.infra_validation
+    if not infra:
+      return []
+    if not infra["blessed"]:
+      return [("infra validation", f"FAILED, so nothing is pushed: {infra.get('why') or 'see the InfraBlessing'}")]
+    checks = infra.get("checks", [])
+    if not checks:   # TFX's InfraValidator (TF Serving in a container) writes no report
+      return [("infra validation", "passed (TF Serving loaded and answered)")]
+    apis = sorted({c["api"].split()[0] for c in checks})
+    return [("infra validation", f"passed: served from a fresh copy, loaded in {infra['load_seconds']:.0f} s, "
+                                 f"{len(checks)} checks over {' and '.join(apis)} on {infra.get('examples', '')} "
+                                 "answered as in process")]
+
   def serving_hint(self) -> str:
     """The TF Serving model name and the two commands that serve and query it."""
     name = self.serving_model
     if not self.pushed_to:
       return f"TF Serving model {name}: nothing new pushed this run (make serve MODEL={name} serves earlier pushes)"
     return (f"TF Serving model {name}: make serve MODEL={name}, then "
-            f"python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
+            f"scripts/env.sh run python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
+
+
+def infra_result(blessing) -> dict:
+  """The InfraValidator's report (components/local_infra_validator), or its verdict alone."""
+  if blessing is None:
+    return {}
+  report = os.path.join(blessing.uri, infra_validator.REPORT_FILE)
+  if os.path.exists(report):
+    return json.loads(io_utils.read_string_file(report))
+  return {"blessed": blessing.get_int_custom_property(infra_validator.BLESSED_PROPERTY) == 1, "why": "",
+          "checks": []}
 
 
 def describe_model(settings: dict) -> str:
@@ -304,6 +334,9 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
     pushed = latest_artifact(m.store, standard_artifacts.PushedModel)
     model = latest_artifact(m.store, standard_artifacts.Model, "Trainer")
     tuning = trainer_tuning(m.store, model) if model else {}
+    infra_blessing = latest_artifact(m.store, standard_artifacts.InfraBlessing)
+    if infra_blessing is not None and (model is None or infra_blessing.id < model.id):
+      infra_blessing = None   # an earlier run's: this one had no infra validation
   if evaluation is None or task is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
   uri = evaluation.uri
@@ -318,6 +351,7 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
   floors_path = os.path.join(uri, FLOORS_FILE)
   fitted_floors = json.loads(io_utils.read_string_file(floors_path)) if os.path.exists(floors_path) else {}
   return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
+                    infra_validation=infra_result(infra_blessing),
                     pushed_to=push_dir, evaluation_uri=uri, baseline_metrics=baseline_metrics,
                     per_label=per_label, model=model_settings(model.uri) if model else {}, tuning=tuning,
                     fitted_floors=fitted_floors)

@@ -19,7 +19,7 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
   spec = json.loads(open(out).read())["pipelineSpec"]
   tasks = spec["root"]["dag"]["tasks"]
   for name in ("TextExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator", "AnomaliesGate",
-               "Transform", "Trainer", "Evaluator", "Pusher"):
+               "Transform", "Trainer", "Evaluator", "InfraValidator", "Pusher"):
     assert name in tasks, name
   assert "AnomaliesGate" in tasks["Transform"].get("dependentTasks", [])
   images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
@@ -66,7 +66,7 @@ def test_spec_image_and_entry_points_agree(tmp_path):
   executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
   commands = [e["container"] for e in executors.values() if "container" in e]
   commands += [c["lifecycle"]["preCacheCheck"] for c in list(commands) if "lifecycle" in c]
-  assert len(commands) == 10
+  assert len(commands) == 11
   for container in commands:
     assert container["command"][:2] == ["python", "-m"], container["command"]
     assert importlib.util.find_spec(container["command"][2]), container["command"]

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -56,9 +57,15 @@ def test_sample_run_blesses_and_pushes(sample_run):
 def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_run, tmp_path, capsys):
   config, summary = sample_run
   assert summary["serving_model"] == "imdb_sentiment"
+  infra = summary["infra_validation"]   # the InfraValidator served the candidate before the push
+  assert infra["blessed"] and all(c["ok"] for c in infra["checks"]), infra
+  assert {c["signature"] for c in infra["checks"] if c["api"] == "gRPC Predict"} == {
+      "serving_default", "serving_text", "classify", "transform_features"}   # every signature
+  assert len(infra["checks"]) == 7   # and Classify over gRPC and REST, serving_text over REST
   assert summary["schema"].endswith("schemas/imdb-sentiment/schema.pbtxt")
   table = summary_lib.RunSummary(**summary).table()
   assert "make serve MODEL=imdb_sentiment" in table and "--model imdb_sentiment" in table
+  assert re.search(r"infra validation +passed: served from a fresh copy", table), table
   page = tmp_path / "report.html"
   assert report.main(["--output-dir", config.output_dir, "--out", str(page)]) == 0   # no --name: the latest run
   text = page.read_text()

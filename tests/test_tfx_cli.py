@@ -1,4 +1,4 @@
-"""`tfx pipeline create` + `tfx run create` with the local engine, as the README shows."""
+"""`tfx pipeline create` + `tfx run create` with the local engine, as docs/running.md shows."""
 import os
 import subprocess
 import sys
