@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test run run-beam report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam run-portable report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -13,6 +13,9 @@ run: setup        ## the main job: the pipeline on the bundled sample, offline
 
 run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 	$(ENV) run python -m pipeline.cli run --runner beam $(ARGS)
+
+run-portable: setup ## the same pipeline, every Beam step through Beam's PortableRunner, job service and worker pool (ARGS="--worker-pool podman")
+	$(ENV) run python -m pipeline.runners.portable $(ARGS)
 
 report: setup     ## a static HTML report of the latest run (ARGS="--name N" for another): outputs/report/index.html
 	$(ENV) run python -m pipeline.report $(ARGS)

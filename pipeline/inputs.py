@@ -250,21 +250,28 @@ def decide_task_and_count(dataset: Dataset, config: DataConfig,
       train_counts = counts[TRAIN]
       split_counts = {split: collections.Counter(found) for split, found in counts.items()}
     else:
-      rows = {split: list(records.read_files(paths, config.text_column, config.label_column))
-              for split, paths in split_files.items()}
+      # One streaming pass: each split's distinct label fields with their count and first
+      # row (for error messages), so memory grows with the label combinations, not the rows.
+      distinct = {split: {} for split in split_files}
+      for split, paths in split_files.items():
+        for r in records.read_files(paths, config.text_column, config.label_column):
+          seen_row = distinct[split].setdefault(r.labels, [0, r])
+          seen_row[0] += 1
       if config.task in (None, "", "auto"):
-        multi_valued = any(len(r.labels) > 1 or config.label_delimiter in r.labels[0]
-                           for split_rows in rows.values() for r in split_rows)
+        multi_valued = any(len(labels) > 1 or config.label_delimiter in labels[0]
+                           for fields in distinct.values() for labels in fields)
       else:
         multi_valued = config.task == task_lib.MULTI_LABEL
-      seen = collections.Counter(
-          label for r in rows[TRAIN]
-          for label in records.split_labels(r, multi_valued, config.label_delimiter, config.label_column))
+      seen = collections.Counter()
+      for count, r in distinct[TRAIN].values():
+        for label in records.split_labels(r, multi_valued, config.label_delimiter, config.label_column):
+          seen[label] += count
       task = task_lib.decide(config.task, seen, multi_valued, domain, **columns)
-      split_counts = {split: collections.Counter() for split in rows}
-      for split, split_rows in rows.items():
-        for r in split_rows:
-          split_counts[split].update(records.task_labels(r, task))
+      split_counts = {split: collections.Counter() for split in distinct}
+      for split, fields in distinct.items():
+        for count, r in fields.values():
+          for label in records.task_labels(r, task):
+            split_counts[split][label] += count
       train_counts = split_counts[TRAIN]
   except task_lib.TaskError as e:
     raise InputDataError(f"{dataset.description}: {e}") from e

@@ -136,10 +136,10 @@ class RunSummary:
     checks = infra.get("checks", [])
     if not checks:   # TFX's InfraValidator (TF Serving in a container) writes no report
       return [("infra validation", "passed (TF Serving loaded and answered)")]
-    apis = sorted({c["api"].split()[0] for c in checks})
-    return [("infra validation", f"passed: served from a fresh copy, loaded in {infra['load_seconds']:.0f} s, "
-                                 f"{len(checks)} checks over {' and '.join(apis)} on {infra.get('examples', '')} "
-                                 "answered as in process")]
+    apis = [api for api in ("gRPC", "REST") if any(c["api"].startswith(api) for c in checks)]
+    return [("infra validation", f"passed: served from a fresh copy (loaded in {infra['load_seconds']:.0f} s), "
+                                 f"{len(checks)} checks over {' and '.join(apis)} with {infra.get('examples', '')}, "
+                                 "every answer as in process")]
 
   def serving_hint(self) -> str:
     """The TF Serving model name and the two commands that serve and query it."""

@@ -180,6 +180,9 @@ setup_rootfs() {
   # The registries are reached through the host's CA bundle and resolver.
   cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+  # This host's name resolves inside as outside: Beam's portable workers are told to call
+  # back the job service at socket.getfqdn().
+  cp -L /etc/hosts "$ROOTFS/etc/hosts" 2>/dev/null || true
   local stamp="$ROOTFS$VENV_IN/.stamp-$(lock_hash)"
   if [ -f "$stamp" ]; then log "userland venv up to date: $ROOTFS$VENV_IN"; return; fi
   log "installing the Python stack into $ROOTFS$VENV_IN (a minute or two, once)"

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from pipeline import run
-from pipeline.config import DataConfig, GateConfig, PipelineConfig, REPO_ROOT
+from pipeline.config import NO_INFRA_VALIDATION, DataConfig, GateConfig, PipelineConfig, REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "imdb-sentiment"
 
@@ -44,8 +44,11 @@ def tiny_imdb(tmp_path) -> pathlib.Path:
 
 def fast_config(data_path, output_dir, name="imdb-sentiment", **changes) -> PipelineConfig:
   """One short epoch and floors any model passes: for tests of the plumbing. The name
-  picks the curated schema (schemas/<name>/) and the TF Serving model name."""
+  picks the curated schema (schemas/<name>/) and the TF Serving model name. No infra
+  validation (a server process per run): the main-job test and tests/test_infra_validator.py
+  run it."""
   base = PipelineConfig(name=name, output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
+                        infra_validator=NO_INFRA_VALIDATION,
                         gate=GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
   # The small word-piece bag keeps plumbing tests fast; the default embedding is run by
   # the main-job test (test_pipeline_e2e.py) and the benchmarks.

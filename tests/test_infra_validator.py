@@ -56,7 +56,7 @@ def test_a_model_that_serves_as_it_answers_in_process_is_blessed(tmp_path):
                      ("gRPC Predict", features.SERVING_TEXT_SIGNATURE), ("gRPC Predict", features.CLASSIFY_SIGNATURE),
                      ("gRPC Classify", features.CLASSIFY_SIGNATURE), ("REST classify", features.CLASSIFY_SIGNATURE),
                      ("REST predict", features.SERVING_TEXT_SIGNATURE)}
-  assert report["examples"] == "3 from the test split"
+  assert report["examples"] == "3 test-split examples"
 
 
 class _Unstable(tf.Module):

@@ -49,7 +49,7 @@ class Executor(base_executor.BaseExecutor):
     serialized = read_examples(artifact_utils.get_split_uri([examples], settings[SPLIT_KEY]),
                                settings[NUM_EXAMPLES_KEY])
     report = validate(path_utils.serving_model_path(model.uri), serialized, settings[MAX_LOADING_SECONDS_KEY])
-    report["examples"] = f"{len(serialized)} from the {settings[SPLIT_KEY]} split"
+    report["examples"] = f"{len(serialized)} {settings[SPLIT_KEY]}-split examples"
     io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2))
     io_utils.write_string_file(os.path.join(blessing.uri, BLESSED_FILE if report["blessed"] else NOT_BLESSED_FILE), "")
     blessing.set_int_custom_property(BLESSED_PROPERTY, int(report["blessed"]))

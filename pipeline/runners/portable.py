@@ -1,0 +1,103 @@
+"""`make run-portable`: every Beam step through Beam's portability framework, the way
+Flink, Spark and Dataflow run a Python pipeline.
+
+The PortableRunner submits each Beam-powered component's pipeline (ExampleGen,
+StatisticsGen, Transform, Evaluator) to Beam's own job service
+(`apache_beam.runners.portability.local_job_service_main`), which asks a worker pool
+(`apache_beam.runners.worker.worker_pool_main`, `--environment_type=EXTERNAL`) for SDK
+workers: other processes that unpickle the project's code and run it.
+
+  make run-portable                                   # the worker pool on this host
+  make run-portable ARGS="--worker-pool podman"       # the pool inside the pipeline image (make image)
+  make run-portable ARGS="-- --data data/trec --label-column coarse"   # make run's flags after --
+"""
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator, Sequence
+
+import portpicker
+
+HOST, PODMAN = "host", "podman"
+DEFAULT_IMAGE = "tfx-text-pipeline:latest"
+START_SECONDS = 180     # a service or pool that is not listening by then has failed
+
+
+def portable_beam_args(job_port: int, worker_port: int) -> list[str]:
+  """Beam options that send every Beam step to the job service and the worker pool."""
+  return ["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}", "--environment_type=EXTERNAL",
+          f"--environment_config=localhost:{worker_port}"]
+
+
+def worker_pool_command(kind: str, port: int, image: str = DEFAULT_IMAGE, shared_dirs: Sequence[str] = ()) -> list:
+  """The worker pool, on this host or in the pipeline image. In the image, the folders the
+  steps read and write (data, outputs, the module cache) are mounted at the same paths."""
+  pool = ["python", "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
+  if kind == HOST:
+    return [sys.executable, *pool[1:]]
+  mounts = [flag for d in sorted(set(shared_dirs)) for flag in ("-v", f"{d}:{d}")]
+  return ["podman", "run", "--rm", "--network", "host", *mounts, image, *pool]
+
+
+@contextlib.contextmanager
+def _serving(command: list, port: int, log_path: str, what: str) -> Iterator[None]:
+  """Runs a service until the block ends; fails if it is not listening on port in time."""
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+  try:
+    deadline = time.time() + START_SECONDS
+    while True:
+      if process.poll() is not None:
+        raise RuntimeError(f"the {what} exited ({process.returncode}) before it listened; log: {log_path}")
+      with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=1):
+        break
+      if time.time() > deadline:
+        raise RuntimeError(f"the {what} did not listen on port {port} within {START_SECONDS} s; log: {log_path}")
+      time.sleep(0.5)
+    yield
+  finally:
+    process.terminate()
+    try:
+      process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+      process.kill()
+
+
+@contextlib.contextmanager
+def portable_services(log_dir: str, worker_pool: str = HOST, image: str = DEFAULT_IMAGE,
+                      shared_dirs: Sequence[str] = ()) -> Iterator[list[str]]:
+  """A job service and a worker pool, as separate processes; yields the Beam options."""
+  os.makedirs(log_dir, exist_ok=True)
+  job_port, worker_port = portpicker.pick_unused_port(), portpicker.pick_unused_port()
+  job_service = [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+                 f"--port={job_port}"]
+  with _serving(job_service, job_port, os.path.join(log_dir, "job_service.log"), "job service"), \
+       _serving(worker_pool_command(worker_pool, worker_port, image, shared_dirs), worker_port,
+                os.path.join(log_dir, "worker_pool.log"), f"worker pool ({worker_pool})"):
+    yield portable_beam_args(job_port, worker_port)
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="python -m pipeline.runners.portable", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--worker-pool", choices=[HOST, PODMAN], default=HOST)
+  p.add_argument("--image", default=DEFAULT_IMAGE, help="the pipeline image, for --worker-pool podman")
+  p.add_argument("run_args", nargs="*", help="make run's flags (after --)")
+  args = p.parse_args(argv)
+  from pipeline import cli  # pylint: disable=import-outside-toplevel  (imports TFX)
+  run_args = args.run_args[1:] if args.run_args[:1] == ["run"] else args.run_args
+  config, _ = cli.parse_config(["run", *run_args])
+  shared = [config.output_dir, config.cache_dir, os.path.dirname(os.path.abspath(config.data.path))]
+  with portable_services(os.path.join(config.output_dir, "portable"), args.worker_pool, args.image,
+                         shared) as beam_args:
+    print(f"[portable] job service and worker pool ({args.worker_pool}) up; Beam options: {' '.join(beam_args)}",
+          flush=True)
+    return cli.main(["run", *run_args, *(f"--beam-arg={a}" for a in beam_args)])
+
+
+if __name__ == "__main__":
+  sys.exit(main())
