@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test run run-beam run-portable report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam run-portable report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -56,6 +56,9 @@ bench-tasks: setup ## TREC (multi-class) and GoEmotions (multi-label), full, bes
 
 bench-tune: setup ## default vs --tune vs hand-picked vs scikit-learn peer per data set (benchmarks/tune_results.md)
 	$(ENV) run python -m benchmarks.tune_bench $(ARGS)
+
+bench-scale: setup ## the pipeline on 25k, 100k, 400k and 1M generated IMDB rows: seconds, rows/s, peak memory per component (benchmarks/scale_results.md)
+	$(ENV) run python -m benchmarks.scale_bench $(ARGS)
 
 bench-encoders: setup ## texts/s of the frozen encoders on TREC and GoEmotions (benchmarks/encoder_speed_results.md)
 	$(ENV) run python -m benchmarks.encoder_speed $(ARGS)
