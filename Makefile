@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test run run-beam run-portable report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam run-portable score report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -16,6 +16,9 @@ run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 
 run-portable: setup ## the same pipeline, every Beam step through Beam's PortableRunner, job service and worker pool (ARGS="--worker-pool podman")
 	$(ENV) run python -m pipeline.runners.portable $(ARGS)
+
+score: setup      ## new texts scored by the latest run's blessed model: ARGS="--data new.csv [--name N] [--out F.jsonl]"
+	$(ENV) run python -m pipeline.score $(ARGS)
 
 report: setup     ## a static HTML report of the latest run (ARGS="--name N" for another): outputs/report/index.html
 	$(ENV) run python -m pipeline.report $(ARGS)
@@ -59,6 +62,9 @@ bench-tune: setup ## default vs --tune vs hand-picked vs scikit-learn peer per d
 
 bench-scale: setup ## the pipeline on 25k, 100k, 400k and 1M generated IMDB rows: seconds, rows/s, peak memory per component (benchmarks/scale_results.md)
 	$(ENV) run python -m benchmarks.scale_bench $(ARGS)
+
+bench-score: setup ## make score on the 50,000 unlabelled aclImdb reviews vs. an in-process loop (benchmarks/score_results.md)
+	$(ENV) run python -m benchmarks.score_bench $(ARGS)
 
 bench-encoders: setup ## texts/s of the frozen encoders on TREC and GoEmotions (benchmarks/encoder_speed_results.md)
 	$(ENV) run python -m benchmarks.encoder_speed $(ARGS)

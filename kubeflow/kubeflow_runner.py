@@ -35,11 +35,11 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
                      splits=ACLIMDB_SPLITS, schema: str = "", kind: str = "auto", beam_args=(),
                      baseline: str = pipeline_def.LATEST_BLESSED,
                      hyperparameters: str = pipeline_def.NO_HYPERPARAMETERS,
-                     columns: DataConfig = DataConfig(), schema_in_image: str = "") -> str:
+                     columns: DataConfig = DataConfig(), schema_in_image: str = "", intended_use: str = "") -> str:
   """Writes the KFP spec; outputs go to <root>/pipelines, the Pusher to <root>/serving.
   `columns` carries the data options of `make run` (text and label columns, label
   delimiter); `schema_in_image` is where the containers read the schema (default: the
-  image's copy of schemas/)."""
+  image's copy of schemas/); `intended_use` is the model card's intended-use Markdown."""
   local_schema = schema or str(REPO_ROOT / "schemas" / name / "schema.pbtxt")
   if not os.path.isfile(local_schema):
     raise MissingSchemaError(
@@ -53,7 +53,7 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   in_image = schema_in_image or local_schema.replace(str(REPO_ROOT), IMAGE_REPO_ROOT)
   config = PipelineConfig(name=name, output_dir=root,
                           data=DataConfig(path=data, task=kind, **column_options),
-                          schema_path=in_image,
+                          schema_path=in_image, intended_use=intended_use,
                           sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
   config = config.replace(model=config.model.for_task(task))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
@@ -104,13 +104,21 @@ def main(argv=None) -> int:
                  help="what the Trainer trains with besides its defaults: nothing (default), the pipeline's latest "
                       "Tuner result (a resolver node: Vertex AI Pipelines), or a given best_hyperparameters "
                       "artifact URI from a tuned run (an importer node)")
+  p.add_argument("--intended-use", default=None, metavar="FILE",
+                 help="Markdown for the model card's intended-use section, as for make run (read now, compiled in)")
   args = p.parse_args(argv)
+  intended_use = ""
+  if args.intended_use:
+    try:
+      intended_use = open(args.intended_use, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as e:
+      p.error(f"--intended-use {args.intended_use}: {e}")
   columns = DataConfig(text_column=args.text_column, label_column=args.label_column,
                        label_delimiter=args.label_delimiter)
   try:
     print(compile_pipeline(args.image, args.data, args.root, args.output, args.name,
                            tuple(args.split or ACLIMDB_SPLITS), args.schema, args.task, args.beam_arg or (),
-                           args.baseline, args.hyperparameters, columns, args.schema_in_image))
+                           args.baseline, args.hyperparameters, columns, args.schema_in_image, intended_use))
   except (InputDataError, task_lib.TaskError) as e:
     print(f"kubeflow_runner: {type(e).__name__}: {e}", file=sys.stderr)
     return 2

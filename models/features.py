@@ -6,6 +6,7 @@ canonical transformed names below, so the model never depends on the input forma
 
 DEFAULT_TEXT_KEY = "text"
 DEFAULT_LABEL_KEY = "label"
+ROW_ID_KEY = "row_id"   # scoring only: "file, line N" of the row (components/text_example_gen)
 
 TEXT_XF = "text_xf"
 LABEL_XF = "label_xf"
@@ -21,6 +22,8 @@ TRANSFORM_SIGNATURE = "transform_features"       # serialized tf.Example -> tran
 TASK_FILE = "assets.extra/task.json"
 # ... and the settings it was trained with (models/model.ModelConfig, after any tuning).
 MODEL_CONFIG_FILE = "assets.extra/model_config.json"
+# ... and each label's decision threshold, {label: threshold} (multi-label; 0.5 otherwise).
+THRESHOLDS_FILE = "assets.extra/thresholds.json"
 CLASSIFY_SIGNATURE = "classify"                  # serialized tf.Example -> classes, scores (TF Serving Classify)
 EXAMPLES_INPUT = "examples"
 TEXT_INPUT = "text"

@@ -186,7 +186,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model.save(fn_args.serving_model_dir, save_format="tf", include_optimizer=False,  # no Adam slots in serving
              signatures=_signatures(model, tf_transform_output, task, thresholds))
   for name, text in ((features.TASK_FILE, task.to_json()),
-                     (features.MODEL_CONFIG_FILE, json.dumps(dataclasses.asdict(config), sort_keys=True))):
+                     (features.MODEL_CONFIG_FILE, json.dumps(dataclasses.asdict(config), sort_keys=True)),
+                     (features.THRESHOLDS_FILE, json.dumps(dict(zip(task.labels, map(float, thresholds)))))):
     path = os.path.join(fn_args.serving_model_dir, name)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:

@@ -1,36 +1,15 @@
 """Command line: `python -m pipeline.cli run [options]` (see README.md)."""
 import argparse
-import contextlib
 import dataclasses
 import os
 import pathlib
 import re
 import sys
-import warnings
 
-QUIET = __name__ == "__main__" and "--verbose" not in sys.argv[1:]
-if QUIET:  # before anything imports TensorFlow: the terminal shows progress and the table
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"     # TF's C++ log ("failed call to cuInit", ...)
-  os.environ["PYTHONWARNINGS"] = "ignore"      # library warnings, Beam worker processes too
-  warnings.simplefilter("ignore")
+from pipeline.terminal import native_stderr_silenced, quiet
 
-
-@contextlib.contextmanager
-def native_stderr_silenced(silenced: bool):
-  """TensorFlow's shared libraries print start-up lines to file descriptor 2 ("Could not
-  find cuda drivers ...") before any log level applies; silence that descriptor while
-  they load (Python's own errors still reach sys.stderr once it is restored)."""
-  if not silenced:
-    yield
-    return
-  saved = os.dup(2)
-  try:
-    with open(os.devnull, "wb") as null:
-      os.dup2(null.fileno(), 2)
-      yield
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
+# Before anything imports TensorFlow: the terminal shows progress and the table.
+QUIET = quiet(__name__ == "__main__" and "--verbose" not in sys.argv[1:])
 
 
 with native_stderr_silenced(QUIET):
@@ -128,6 +107,9 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                    help="what loads and queries the candidate over gRPC and REST before it may be pushed: the "
                         "local TF Serving-compatible server in its own process (default), TFX's InfraValidator "
                         "with the tensorflow/serving image in docker or podman (DOCKER_HOST), or none")
+  run.add_argument("--intended-use", default=None, metavar="FILE",
+                   help="Markdown for the model card's intended-use section: who should use the model, for what, "
+                        "and what not (the card is pushed with the model: serving/README.md)")
   run.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
                    help="a Beam pipeline option for every Beam-powered component, repeatable "
                         "(--beam-arg=--runner=FlinkRunner); replaces the DirectRunner defaults")
@@ -136,11 +118,17 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
                         "they last completed (TFX's cache): a killed run starts again where it stopped")
   run.add_argument("--verbose", action="store_true", help="show all TFX, Beam and TF logs")
   args = p.parse_args(argv)
+  intended_use = ""
+  if args.intended_use:
+    try:
+      intended_use = pathlib.Path(args.intended_use).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+      p.error(f"--intended-use {args.intended_use}: {e}")
   config = PipelineConfig(
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
       schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
-      infra_validator=args.infra_validator,
+      infra_validator=args.infra_validator, intended_use=intended_use,
       beam_args=tuple(args.beam_arg or ()),
       data=data_config(args),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,

@@ -92,6 +92,9 @@ class PipelineConfig:
   # process); tf-serving: TFX's InfraValidator with the tensorflow/serving image in docker
   # or podman (pipeline/pipeline.py); none: no infra validation.
   infra_validator: str = LOCAL_SERVER
+  # The model card's intended-use section: Markdown the user wrote (--intended-use FILE,
+  # read by the command line), or "".
+  intended_use: str = ""
   # Beam pipeline options for every Beam-powered component (--beam-arg, repeatable): they
   # replace the orchestrator's DirectRunner defaults above (docs/running.md: Beam past one machine).
   beam_args: tuple[str, ...] = ()

@@ -1,7 +1,8 @@
 """The TFX pipeline definition: which components and how they are wired. No I/O here.
 
 TextExampleGen -> StatisticsGen -> SchemaGen or CuratedSchemaGen -> ExampleValidator
--> AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (vs. last blessed) -> StagedPusher.
+-> AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (vs. last blessed)
+-> [InfraValidator] -> BulkInferrer (test split) -> ModelCardGenerator -> StagedPusher.
 With --tune the Tuner searches the model settings and the Trainer takes its best
 hyperparameters; without it the Trainer takes the pipeline's last tuning result, if any.
 The data's layout (pipeline/inputs.Dataset) and the task (models/task.Task) arrive
@@ -18,6 +19,7 @@ from components.budget_tuner.component import BudgetTuner
 from components.curated_schema_gen.component import CuratedSchemaGen
 from components.fitted_gate_evaluator.component import FittedGateEvaluator
 from components.local_infra_validator.component import LocalInfraValidator
+from components.model_card_generator.component import ModelCardGenerator
 from components.staged_pusher.component import StagedPusher
 from components.text_example_gen.component import TextExampleGen
 from models import features
@@ -36,6 +38,8 @@ TUNER_FN = "models.tuner.tuner_fn"
 TUNER_ID = "Tuner"
 EVALUATOR_ID = "Evaluator"
 INFRA_VALIDATOR_ID = "InfraValidator"
+TEST_INFERRER_ID = "TestSplitInferrer"
+MODEL_CARD_ID = "ModelCardGenerator"
 TF_SERVING_TAG = "2.19.1"   # the tensorflow/serving image TFX's InfraValidator runs (serving/deploy)
 INFRA_EXAMPLES = 16         # test examples sent through every signature
 HYPERPARAMETERS_RESOLVER_ID = "latest_hyperparameters_resolver"
@@ -196,10 +200,25 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
 
   infra_validator = make_infra_validator(config.infra_validator, trainer.outputs["model"],
                                          example_gen.outputs["examples"])
+  # The candidate's predictions on the test split (TFX's BulkInferrer), whatever the
+  # verdict: the model card's error analysis reads them.
+  test_inferrer = tfx.components.BulkInferrer(
+      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+      data_spec=tfx.proto.DataSpec(example_splits=[TEST]),
+      model_spec=tfx.proto.ModelSpec(model_signature_name=[features.SERVING_EXAMPLES_SIGNATURE]),
+  ).with_id(TEST_INFERRER_ID)
+  infra_blessing = infra_validator.outputs["blessing"] if infra_validator else None
+  model_card = ModelCardGenerator(
+      model=trainer.outputs["model"], statistics=statistics_gen.outputs["statistics"],
+      evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
+      inference_result=test_inferrer.outputs["inference_result"], infra_blessing=infra_blessing,
+      task_json=task.to_json(), pipeline_name=config.name, intended_use=config.intended_use,
+  ).with_id(MODEL_CARD_ID)
   pusher = StagedPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
-      infra_blessing=infra_validator.outputs["blessing"] if infra_validator else None,
+      infra_blessing=infra_blessing,
+      model_card=model_card.outputs["model_card"],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
   ).with_id("Pusher")
@@ -210,7 +229,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                   transform, *([tuning_node] if tuning_node else []), trainer,
                   *([baseline_node] if baseline_node else []), evaluator,
-                  *([infra_validator] if infra_validator else []), pusher],
+                  *([infra_validator] if infra_validator else []), test_inferrer, model_card, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args(beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

@@ -19,6 +19,7 @@ from components.budget_tuner.executor import TRIALS_FILE
 from components.errors import InputDataError
 from components.fitted_gate_evaluator.executor import FLOORS_FILE
 from components.local_infra_validator import executor as infra_validator
+from components.model_card_generator import artifact as card_artifact
 from models import features
 from models import task as task_lib
 from pipeline import evaluation
@@ -53,6 +54,7 @@ class RunSummary:
   # (components/local_infra_validator); {} when the run had none.
   infra_validation: dict = dataclasses.field(default_factory=dict)
   schema: str = ""                  # the curated schema file ExampleValidator enforced; "" if inferred
+  model_card: str = ""              # the model card (HTML): in the pushed version, else in its artifact
 
   @property
   def accuracy_name(self) -> str:
@@ -121,6 +123,7 @@ class RunSummary:
     rows += self._infra_rows()
     rows += [("pushed to", self.pushed_to or "nothing pushed"),
              *([("serve it", self.serving_hint())] if self.serving_model else []),
+             *([("model card", self.model_card)] if self.model_card else []),
              ("evaluation", self.evaluation_uri),
              ("wall time", f"{self.wall_seconds:.0f} s")]
     width = max(len(k) for k, _ in rows)
@@ -337,21 +340,37 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
     infra_blessing = latest_artifact(m.store, standard_artifacts.InfraBlessing)
     if infra_blessing is not None and (model is None or infra_blessing.id < model.id):
       infra_blessing = None   # an earlier run's: this one had no infra validation
+    card = latest_artifact(m.store, card_artifact.ModelCard)
+    if card is not None and (model is None or card.id < model.id):
+      card = None
   if evaluation is None or task is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
-  uri = evaluation.uri
-  candidate, baseline = model_names(uri)
-  metrics, per_label = _overall(tfma.load_eval_result(uri, model_name=candidate or None), task)
-  baseline_metrics = _overall(tfma.load_eval_result(uri, model_name=baseline), task)[0] if baseline else None
   blessed = bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
   push_dir = None
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value
+  return from_evaluation(evaluation.uri, task, blessed, infra_validation=infra_result(infra_blessing),
+                         pushed_to=push_dir, model=model_settings(model.uri) if model else {}, tuning=tuning,
+                         model_card=model_card_path(push_dir, card.uri if card else None))
+
+
+def model_card_path(pushed_to: Optional[str], card_uri: Optional[str]) -> str:
+  """The model card's HTML: the copy pushed with the version, else the artifact's; ''."""
+  for folder in (os.path.join(pushed_to, card_artifact.PUSHED_CARD_DIR) if pushed_to else None, card_uri):
+    if folder and os.path.exists(os.path.join(folder, card_artifact.HTML_FILE)):
+      return os.path.join(folder, card_artifact.HTML_FILE)
+  return ""
+
+
+def from_evaluation(uri: str, task: task_lib.Task, blessed: bool, **recorded) -> RunSummary:
+  """A RunSummary from the Evaluator's output at `uri` (metrics of the candidate and the
+  baseline, the failed thresholds, the fitted floors); `recorded` fills the other fields."""
+  candidate, baseline = model_names(uri)
+  metrics, per_label = _overall(tfma.load_eval_result(uri, model_name=candidate or None), task)
+  baseline_metrics = _overall(tfma.load_eval_result(uri, model_name=baseline), task)[0] if baseline else None
   failures = [] if blessed else _failures(tfma.load_validation_result(uri), metrics, baseline_metrics)
   floors_path = os.path.join(uri, FLOORS_FILE)
   fitted_floors = json.loads(io_utils.read_string_file(floors_path)) if os.path.exists(floors_path) else {}
   return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
-                    infra_validation=infra_result(infra_blessing),
-                    pushed_to=push_dir, evaluation_uri=uri, baseline_metrics=baseline_metrics,
-                    per_label=per_label, model=model_settings(model.uri) if model else {}, tuning=tuning,
-                    fitted_floors=fitted_floors)
+                    evaluation_uri=uri, baseline_metrics=baseline_metrics, per_label=per_label,
+                    fitted_floors=fitted_floors, **recorded)

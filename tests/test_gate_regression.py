@@ -76,7 +76,8 @@ def test_html_report_renders_in_headless_chromium(two_runs, tmp_path, artifacts)
   assert f"{first.metrics['binary_accuracy']:.4f}" in html_out  # the baseline's
   assert "required &gt;= -0.0100" in html_out or "required >= -0.0100" in html_out
   for section in ("Metrics by slice", "Confusion matrix", "ROC curve", "Precision-recall curve",
-                  "Calibration", "Baseline comparison", "Data statistics", "Anomalies", "Lineage"):
+                  "Calibration", "Error analysis", "Worst slices", "Baseline comparison", "Data statistics",
+                  "Anomalies", "Lineage"):
     assert section in html_out, section
   assert "minilm-wordpiece-bag" in html_out and "length_bucket_xf" in html_out
   assert "aclImdb_shuffled" in html_out  # lineage: the data this (worse) model was trained on

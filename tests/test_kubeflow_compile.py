@@ -19,8 +19,10 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
   spec = json.loads(open(out).read())["pipelineSpec"]
   tasks = spec["root"]["dag"]["tasks"]
   for name in ("TextExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator", "AnomaliesGate",
-               "Transform", "Trainer", "Evaluator", "InfraValidator", "Pusher"):
+               "Transform", "Trainer", "Evaluator", "InfraValidator", "TestSplitInferrer", "ModelCardGenerator",
+               "Pusher"):
     assert name in tasks, name
+  assert "ModelCardGenerator" in tasks["Pusher"].get("dependentTasks", [])   # the card is pushed with the model
   assert "AnomaliesGate" in tasks["Transform"].get("dependentTasks", [])
   images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
   assert images == {"registry/tfx-text:1"}
@@ -49,8 +51,9 @@ def test_beam_args_reach_every_beam_step(tmp_path):
                                          beam_args=flink)
   executors = json.loads(open(out).read())["pipelineSpec"]["deploymentSpec"]["executors"]
   beam_steps = [e["container"]["args"] for name, e in executors.items()
-                if any(step in name for step in ("TextExampleGen", "StatisticsGen", "Transform", "Evaluator"))]
-  assert len(beam_steps) == 4
+                if any(step in name for step in ("TextExampleGen", "StatisticsGen", "Transform", "Evaluator",
+                                                 "TestSplitInferrer"))]
+  assert len(beam_steps) == 5
   for args in beam_steps:
     assert all(option in args for option in flink), args
     assert "--direct_running_mode=multi_processing" not in args
@@ -66,7 +69,7 @@ def test_spec_image_and_entry_points_agree(tmp_path):
   executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
   commands = [e["container"] for e in executors.values() if "container" in e]
   commands += [c["lifecycle"]["preCacheCheck"] for c in list(commands) if "lifecycle" in c]
-  assert len(commands) == 11
+  assert len(commands) == 13
   for container in commands:
     assert container["command"][:2] == ["python", "-m"], container["command"]
     assert importlib.util.find_spec(container["command"][2]), container["command"]
@@ -139,3 +142,15 @@ def test_a_compile_without_a_schema_names_the_command_that_drafts_one(tmp_path, 
   assert code == 2 and "MissingSchemaError" in error and "Traceback" not in error
   assert 'make schema ARGS="--data DIR --name clickbait --label-column is_clickbait"' in error
   assert not (tmp_path / "spec.json").exists()
+
+
+def test_the_intended_use_file_is_compiled_into_the_model_card_step(tmp_path):
+  intended = tmp_path / "intended.md"
+  intended.write_text("For triage of reviews only.\n")
+  out = tmp_path / "spec.json"
+  assert kubeflow_runner.main(["--output", str(out), "--intended-use", str(intended)]) == 0
+  tasks = json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+  parameters = tasks["ModelCardGenerator"]["inputs"]["parameters"]
+  assert parameters["intended_use"]["runtimeValue"]["constantValue"]["stringValue"] == "For triage of reviews only.\n"
+  with pytest.raises(SystemExit):
+    kubeflow_runner.main(["--output", str(out), "--intended-use", str(tmp_path / "missing.md")])

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
 
+from components.model_card_generator import artifact as card_artifact
 from models import features
 from models import model as model_lib
 from models import nb_ratio
@@ -21,6 +22,11 @@ from pipeline.config import PipelineConfig
 from tests.conftest import NEGATIVE, POSITIVE, SAMPLE, fast_config, pushed_versions
 
 pytestmark = pytest.mark.slow
+INTENDED_USE = "Sorting movie reviews by sentiment for a demo; not for decisions about people.\n"
+
+
+def errors_in_page(page: str) -> int:
+  return page.count('<td class="text">')
 
 
 def _example(text: str) -> bytes:
@@ -32,7 +38,9 @@ def _example(text: str) -> bytes:
 def sample_run(tmp_path_factory):
   """The main job as the README runs it (CLI, bundled sample, default config)."""
   out = tmp_path_factory.mktemp("run")
-  assert cli.main(["run", "--output-dir", str(out)]) == 0
+  intended_use = out / "intended_use.md"
+  intended_use.write_text(INTENDED_USE)
+  assert cli.main(["run", "--output-dir", str(out), "--intended-use", str(intended_use)]) == 0
   config = PipelineConfig(name="imdb-sentiment", output_dir=str(out))  # named after data/imdb-sentiment
   return config, json.loads((out / "last_run.json").read_text())
 
@@ -69,12 +77,52 @@ def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_ru
   page = tmp_path / "report.html"
   assert report.main(["--output-dir", config.output_dir, "--out", str(page)]) == 0   # no --name: the latest run
   text = page.read_text()
-  assert "against the curated schema" in text and "=None" not in text and "hidden_units=" in text
+  assert "against the curated schema" in text and "=None" not in text and "hidden_units=16" in text
+  assert "Error analysis (test split)" in text and summary["model_card"] in text   # linked to the card
+  assert errors_in_page(text) == 10   # 5 mistakes per class
   nothing = tmp_path / "no-runs"
   assert report.main(["--output-dir", str(nothing)]) == 1
   assert "make run" in capsys.readouterr().err
   assert report.main(["--output-dir", config.output_dir, "--name", "never-run"]) == 1
   assert not nothing.exists() and not (pathlib.Path(config.output_dir) / "metadata" / "never-run").exists()
+
+
+def test_the_model_card_is_pushed_with_the_model_and_names_its_mistakes(sample_run):
+  config, summary = sample_run
+  card_dir = pathlib.Path(summary["pushed_to"]) / card_artifact.PUSHED_CARD_DIR
+  assert summary["model_card"] == str(card_dir / card_artifact.HTML_FILE)
+  markdown = (card_dir / card_artifact.MARKDOWN_FILE).read_text()
+  for section in ("## Model", "## Intended use", "## Data", "## Gate (test split, overall)", "## Metrics by slice",
+                  "## Baseline comparison", "## Decision thresholds", "## Known limitations",
+                  "## Error analysis (test split)", "## Lineage"):
+    assert section in markdown, section
+  assert INTENDED_USE.strip() in markdown and "hidden_units=16" in markdown and "tfx 1.21.0" in markdown
+  assert "| test | 1,000 |" in markdown   # the data: examples per split
+  assert f"| binary_accuracy | {summary['metrics']['binary_accuracy']:.4f} |" in markdown
+  html_card = (card_dir / card_artifact.HTML_FILE).read_text()
+  assert INTENDED_USE.strip() in html_card and "Error analysis" in html_card
+  # The error analysis agrees with TFMA: as many test examples wrong as accuracy leaves,
+  # each listed one really wrong, the most confident first.
+  errors = json.loads((card_dir / card_artifact.ERRORS_FILE).read_text())
+  assert errors["examples"] == summary["metrics"]["example_count"] == 1000
+  assert errors["wrong"] == round((1 - summary["metrics"]["binary_accuracy"]) * 1000)
+  assert sum(c["wrong"] for c in errors["classes"]) == errors["wrong"]
+  assert {c["label"]: c["examples"] for c in errors["classes"]} == {"neg": 500, "pos": 500}
+  for c in errors["classes"]:
+    mistakes = c["mistakes"]
+    assert len(mistakes) == 5
+    assert all(m["true"] == [c["label"]] and m["predicted"] != m["true"] and m["probability"] >= 0.5
+               for m in mistakes)
+    assert [m["probability"] for m in mistakes] == sorted((m["probability"] for m in mistakes), reverse=True)
+  # The most confident mistake is a real test example the pushed model scores as the card says.
+  worst = errors["classes"][0]["mistakes"][0]
+  split = pathlib.Path(config.pipeline_root).glob("TextExampleGen/examples/*/Split-test/*.gz")
+  texts = [tf.train.Example.FromString(r).features.feature["text"].bytes_list.value[0].decode()
+           for r in tf.data.TFRecordDataset(sorted(split), compression_type="GZIP").as_numpy_iterator()]
+  [text] = [t for t in texts if " ".join(t.split()).startswith(worst["text"].rstrip("…"))]
+  scored = tf.saved_model.load(summary["pushed_to"]).signatures[features.SERVING_TEXT_SIGNATURE](
+      **{features.TEXT_INPUT: tf.constant([text])})[features.PROBABILITY_OUTPUT].numpy()[0]
+  assert scored[1] == pytest.approx(worst["probability"], abs=1e-5)   # P(pos): a neg review called pos
 
 
 def test_pushed_model_scores_through_both_signatures(sample_run):

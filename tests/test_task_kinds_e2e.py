@@ -1,12 +1,15 @@
 """Multi-class (TREC sample) and multi-label (GoEmotions sample) through the whole pipeline,
 then served: the local TF Serving stand-in, gRPC and REST clients, the CLI."""
 import dataclasses
+import json
+import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
+from components.model_card_generator import artifact as card_artifact
 from models import features
 from models import task as task_lib
 from models import thresholds as thresholds_lib
@@ -137,6 +140,40 @@ def test_multi_label_thresholds_metrics_and_serving(goemotions, capsys):
     assert client_cli.main(["--rest", rest_url, "--model", name, *COMMENTS]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.split("\t")[0] for line in lines)
+
+
+def _card(result) -> tuple[str, dict]:
+  folder = pathlib.Path(result.pushed_to) / card_artifact.PUSHED_CARD_DIR
+  return ((folder / card_artifact.MARKDOWN_FILE).read_text(),
+          json.loads((folder / card_artifact.ERRORS_FILE).read_text()))
+
+
+def test_multi_class_card_lists_top1_mistakes_per_true_class(trec):
+  _, result = trec
+  markdown, errors = _card(result)
+  assert errors["wrong"] == round((1 - result.accuracy) * 250)   # as TFMA counted them
+  for c in errors["classes"]:
+    assert all(m["true"] == [c["label"]] and m["predicted"][0] != c["label"] for m in c["mistakes"])
+  assert "The label with the highest probability (top-1)." in markdown
+
+
+def test_multi_label_card_has_the_served_thresholds_and_each_labels_wrong_decisions(goemotions):
+  _, result = goemotions
+  markdown, errors = _card(result)
+  served = tf.saved_model.load(result.pushed_to).signatures[features.SERVING_TEXT_SIGNATURE](
+      text=tf.constant(["x"]))[features.THRESHOLDS_OUTPUT].numpy()[0]
+  assert list(errors["thresholds"]) == list(result.task["labels"])
+  np.testing.assert_allclose(list(errors["thresholds"].values()), served, atol=1e-6)
+  assert f"| neutral | {errors['thresholds']['neutral']:.3f} |" in markdown
+  assert errors["wrong"] == round((1 - result.metrics["subset_accuracy"]) * errors["examples"])
+  listed = [(c["label"], m) for c in errors["classes"] for m in c["mistakes"]]
+  assert {m["error"] for _, m in listed} == {"missed", "false positive"}
+  for label, m in listed:   # a wrong decision at the label's own threshold, not at 0.5
+    threshold = errors["thresholds"][label]
+    if m["error"] == "missed":
+      assert label in m["true"] and label not in m["predicted"] and m["probability"] < threshold
+    else:
+      assert label not in m["true"] and label in m["predicted"] and m["probability"] >= threshold
 
 
 def test_a_baseline_of_another_task_is_reported_not_compared(goemotions):

@@ -16,7 +16,7 @@ from pipeline.config import DataConfig, PipelineConfig, REPO_ROOT
 TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
 
 
-def _do(tmp_path, input_base, splits, task, holdout=None):
+def _do(tmp_path, input_base, splits, task, holdout=None, row_ids=False):
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / "examples")
   input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=n, pattern=p) for n, p in splits])
@@ -25,7 +25,7 @@ def _do(tmp_path, input_base, splits, task, holdout=None):
       standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
       standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output()),
       standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-          executor.make_custom_config(task, holdout)),
+          executor.make_custom_config(task, holdout, row_ids=row_ids)),
       standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
       standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
   }
@@ -60,6 +60,30 @@ def test_multi_label_rows_hold_every_label(tmp_path):
   (tmp_path / "d" / "train.jsonl").write_text('{"text": "x", "label": "a|c"}\n{"text": "y", "label": ["b"]}\n')
   rows = _read(_do(tmp_path, tmp_path / "d", [("train", "train.jsonl")], task), "train")
   assert sorted(tuple(r.features.feature["label"].bytes_list.value) for r in rows) == [(b"a", b"c"), (b"b",)]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("new.csv", "id,text\n1,first text\n2,\"second, quoted\"\n"),
+    ("new.jsonl", '{"text": "first text"}\n\n{"text": "second, quoted", "label": 7}\n'),
+])
+def test_unlabelled_texts_for_scoring_keep_where_each_row_came_from(tmp_path, name, content):
+  """A task without a label column reads texts alone (a label field, if any, is ignored),
+  and row_ids adds each row's origin."""
+  (tmp_path / "d").mkdir()
+  (tmp_path / "d" / name).write_text(content)
+  task = task_lib.Task(task_lib.BINARY, ("neg", "pos"), label_column="")
+  rows = _read(_do(tmp_path, tmp_path / "d", [("score", name)], task, row_ids=True), "score")
+  found = sorted((r.features.feature["row_id"].bytes_list.value[0].decode(),
+                  r.features.feature["text"].bytes_list.value[0].decode()) for r in rows)
+  assert sorted(t for _, t in found) == ["first text", "second, quoted"]
+  assert all(set(r.features.feature) == {"text", "row_id"} for r in rows)
+  lines = sorted(where.rsplit("line ", 1)[1] for where, _ in found)
+  assert lines == (["2", "3"] if name.endswith(".csv") else ["1", "3"])
+
+
+def test_training_examples_have_no_row_id(tmp_path):
+  rows = _read(_do(tmp_path, REPO_ROOT / "data" / "trec", [("train", "train.csv")], TREC), "train")
+  assert set(rows[0].features.feature) == {"text", "label"}
 
 
 def test_a_bad_row_names_file_and_line(tmp_path):

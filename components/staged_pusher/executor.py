@@ -12,6 +12,10 @@ is free (their push died). Servers ignore them either way.
 A model already served from the destination (the same SavedModel fingerprint, e.g. a
 `--resume` of a finished run, where the Trainer's model is reused) is not copied again:
 the push records the version that holds it.
+
+With a ModelCard input (components/model_card_generator), the card goes into the staged
+copy (`assets.extra/model_card/`, where TF Serving reads nothing), so it arrives with
+the version it describes.
 """
 import contextlib
 import fcntl
@@ -29,8 +33,11 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
+from components.model_card_generator import artifact as card_artifact
+
 STAGING_PREFIX = ".incomplete-"
 LOCK_SUFFIX = ".lock"
+MODEL_CARD_KEY = "model_card"
 FINGERPRINT = "fingerprint.pb"   # TF's SavedModel fingerprint: hashes of the graph, signatures and variables
 
 
@@ -49,15 +56,18 @@ class Executor(pusher_executor.Executor):
         pusher_pb2.Versioning.AUTO, pusher_pb2.Versioning.UNIX_TIMESTAMP):
       raise NotImplementedError(f"only a filesystem destination with UNIX_TIMESTAMP versions: {destination}")
     model_path = self.GetModelPath(input_dict)
-    version, serving_path = push(model_path, destination.filesystem.base_directory)
+    cards = input_dict.get(MODEL_CARD_KEY) or []
+    version, serving_path = push(model_path, destination.filesystem.base_directory,
+                                 card_dir=cards[0].uri if cards else "")
     io_utils.copy_dir(model_path, model_push.uri)  # the archive copy TFX's Pusher keeps
     self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
     logging.info("Model pushed to %s.", serving_path)
 
 
-def push(model_path: str, base: str) -> tuple[str, str]:
-  """Copies the model to a staging folder under base, then renames it to the first free
-  version number from now (UNIX seconds). Returns (version, its path)."""
+def push(model_path: str, base: str, card_dir: str = "") -> tuple[str, str]:
+  """Copies the model (and the model card in card_dir) to a staging folder under base,
+  then renames it to the first free version number from now (UNIX seconds). Returns
+  (version, its path)."""
   fileio.makedirs(base)
   remove_abandoned_staging(base)
   served = version_serving(model_path, base)
@@ -67,6 +77,8 @@ def push(model_path: str, base: str) -> tuple[str, str]:
   staging = os.path.join(base, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
   with _lock(staging + LOCK_SUFFIX):
     io_utils.copy_dir(model_path, staging)   # saved_model.pb last, as TFX's Pusher does
+    if card_dir:
+      io_utils.copy_dir(card_dir, os.path.join(staging, card_artifact.PUSHED_CARD_DIR))
     version = int(time.time())
     while fileio.exists(os.path.join(base, str(version))):
       version += 1                             # one version per push, even within a second

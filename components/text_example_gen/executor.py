@@ -33,15 +33,16 @@ TASK_KEY = "task"                      # models.task.Task as JSON
 HOLDOUT_KEY = "holdout"                # example_gen_pb2.SplitConfig as JSON, applied to HOLDOUT_SOURCE
 IGNORED_FOLDERS_KEY = "ignored_folders"  # class folders without labels (aclImdb's train/unsup)
 SOURCES_SHA256_KEY = "sources_sha256"  # read by nothing: keys TFX's cache (pipeline/sources.py)
+ROW_IDS_KEY = "row_ids"                # each example's origin in a `row_id` feature (scoring)
 HOLDOUT_SOURCE = "train"
 
 
 def make_custom_config(task: task_lib.Task, holdout: Optional[example_gen_pb2.SplitConfig],
-                       ignored_folders=(), sources_sha256: str = "") -> example_gen_pb2.CustomConfig:
+                       ignored_folders=(), sources_sha256: str = "", row_ids: bool = False) -> example_gen_pb2.CustomConfig:
   values = struct_pb2.Struct()
   values.update({TASK_KEY: task.to_json(), IGNORED_FOLDERS_KEY: list(ignored_folders),
                  HOLDOUT_KEY: json_format.MessageToJson(holdout) if holdout else "",
-                 SOURCES_SHA256_KEY: sources_sha256})
+                 SOURCES_SHA256_KEY: sources_sha256, ROW_IDS_KEY: row_ids})
   config = example_gen_pb2.CustomConfig()
   config.custom_config.Pack(values)
   return config
@@ -93,7 +94,7 @@ def _TextToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],  # 
   return (pipeline
           | "ListFiles" >> beam.Create(paths, reshuffle=len(paths) > 1)
           | "ReadRecords" >> beam.FlatMap(records.read_file, task.text_column, task.label_column)
-          | "ToExample" >> beam.Map(records.to_example, task))
+          | "ToExample" >> beam.Map(records.to_example, task, bool(custom.get(ROW_IDS_KEY))))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):

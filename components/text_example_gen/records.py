@@ -6,6 +6,8 @@ One reader for the three layouts a user brings, shared by the up-front data chec
   *.csv          a header row, then one example per row (RFC 4180 quoting)
   *.jsonl/.json  JSON Lines: one object per line; the label a string or a list of strings
 A fault names the file, the line and the column: "train.csv, line 12, column 'label': ...".
+Unlabelled data (texts to score) is read with label_column "": no label is required,
+and a .txt file's folder is not a label.
 """
 import csv
 import dataclasses
@@ -44,11 +46,11 @@ def _decode(path: str) -> str:
                          f"{raw[e.start:e.start + 4]!r})") from e
 
 
-def _text_file(path: str) -> Iterator[Record]:
+def _text_file(path: str, labelled: bool = True) -> Iterator[Record]:
   text = _decode(path)
   if not text.strip():
     raise InputDataError(f"{path}: empty text file")
-  yield Record(text, (os.path.basename(os.path.dirname(path)),), path)
+  yield Record(text, (os.path.basename(os.path.dirname(path)),) if labelled else (), path)
 
 
 def _csv_file(path: str, text_column: str, label_column: str) -> Iterator[Record]:
@@ -57,18 +59,19 @@ def _csv_file(path: str, text_column: str, label_column: str) -> Iterator[Record
     header = next(reader, None)
     if header is None:
       raise InputDataError(f"{path}: empty CSV file (no header row)")
-    for column in (text_column, label_column):
+    for column in (text_column, label_column) if label_column else (text_column,):
       if column not in header:
         raise InputDataError(f"{path}: no column {column!r} (columns: {', '.join(header) or 'none'}); "
                              f"set --text-column / --label-column")
-    text_at, label_at = header.index(text_column), header.index(label_column)
+    text_at = header.index(text_column)
+    label_at = header.index(label_column) if label_column else None
     for row in reader:
       where = f"{path}, line {reader.line_num}"
       if not row:
         continue
       if len(row) != len(header):
         raise InputDataError(f"{where}: {len(row)} fields, the header has {len(header)}")
-      yield _checked(row[text_at], (row[label_at],), where, text_column, label_column)
+      yield _checked(row[text_at], (row[label_at],) if label_at is not None else (), where, text_column, label_column)
   except csv.Error as e:
     raise InputDataError(f"{path}, line {reader.line_num}: malformed CSV ({e})") from e
 
@@ -84,13 +87,15 @@ def _jsonl_file(path: str, text_column: str, label_column: str) -> Iterator[Reco
       raise InputDataError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from e
     if not isinstance(row, dict):
       raise InputDataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    for column in (text_column, label_column):
+    for column in (text_column, label_column) if label_column else (text_column,):
       if column not in row:
         raise InputDataError(f"{where}: no field {column!r} (fields: {', '.join(row) or 'none'})")
-    text, label = row[text_column], row[label_column]
+    text, label = row[text_column], row[label_column] if label_column else None
     if not isinstance(text, str):
       raise InputDataError(f"{where}, field {text_column!r}: expected a string, got {type(text).__name__}")
-    if isinstance(label, (str, int)) and not isinstance(label, bool):
+    if not label_column:
+      labels = ()
+    elif isinstance(label, (str, int)) and not isinstance(label, bool):
       labels = (str(label),)
     elif isinstance(label, list) and all(isinstance(v, str) for v in label):
       labels = tuple(label)
@@ -103,7 +108,7 @@ def _jsonl_file(path: str, text_column: str, label_column: str) -> Iterator[Reco
 def _checked(text: str, labels: tuple[str, ...], where: str, text_column: str, label_column: str) -> Record:
   if not text.strip():
     raise InputDataError(f"{where}, column {text_column!r}: empty text")
-  if not labels or not any(v.strip() for v in labels):
+  if label_column and (not labels or not any(v.strip() for v in labels)):
     raise InputDataError(f"{where}, column {label_column!r}: no label")
   return Record(text, labels, where)
 
@@ -112,7 +117,7 @@ def read_file(path: str, text_column: str = features.DEFAULT_TEXT_KEY,
               label_column: str = features.DEFAULT_LABEL_KEY) -> Iterator[Record]:
   """Every record of one file, checked; the suffix picks the layout."""
   if path.endswith(TEXT_SUFFIXES):
-    return _text_file(path)
+    return _text_file(path, labelled=bool(label_column))
   if path.endswith(CSV_SUFFIXES):
     return _csv_file(path, text_column, label_column)
   if path.endswith(JSONL_SUFFIXES):
@@ -135,7 +140,10 @@ def split_labels(record: Record, multi_label: bool, delimiter: str, column: str)
 
 
 def task_labels(record: Record, task: task_lib.Task) -> tuple[str, ...]:
-  """The record's labels for this task, each in the task's vocabulary."""
+  """The record's labels for this task, each in the task's vocabulary; () for unlabelled
+  data (label_column "")."""
+  if not task.label_column:
+    return ()
   values = split_labels(record, task.kind == task_lib.MULTI_LABEL, task.label_delimiter, task.label_column)
   unknown = [v for v in values if v not in task.labels]
   if unknown:
@@ -144,14 +152,20 @@ def task_labels(record: Record, task: task_lib.Task) -> tuple[str, ...]:
   return values
 
 
-def to_example(record: Record, task: task_lib.Task) -> tf.train.Example:
+def to_example(record: Record, task: task_lib.Task, row_ids: bool = False) -> tf.train.Example:
   """The canonical {text, label} tf.Example: whatever the input's column names, every
-  later step (schema, Transform, serving clients) reads `text` and `label`."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      features.DEFAULT_TEXT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[record.text.encode("utf-8")])),
-      features.DEFAULT_LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[v.encode("utf-8") for v in task_labels(record, task)])),
-  }))
+  later step (schema, Transform, serving clients) reads `text` and `label`. Unlabelled
+  data has no `label`; with row_ids, `row_id` says where the row came from (file, line)."""
+  feature = {features.DEFAULT_TEXT_KEY: _bytes(record.text)}
+  if task.label_column:
+    feature[features.DEFAULT_LABEL_KEY] = _bytes(*task_labels(record, task))
+  if row_ids:
+    feature[features.ROW_ID_KEY] = _bytes(record.where)
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _bytes(*values: str) -> tf.train.Feature:
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
 
 
 def read_files(paths: Sequence[str], text_column: str, label_column: str) -> Iterator[Record]:

@@ -1,0 +1,5 @@
+import sys
+
+from pipeline.report.cli import main
+
+sys.exit(main())
