@@ -3,7 +3,7 @@
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test run run-beam run-portable score report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam run-portable score drift report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -19,6 +19,9 @@ run-portable: setup ## the same pipeline, every Beam step through Beam's Portabl
 
 score: setup      ## new texts scored by the latest run's blessed model: ARGS="--data new.csv [--name N] [--out F.jsonl]"
 	$(ENV) run python -m pipeline.score $(ARGS)
+
+drift: setup      ## logged serving traffic vs. the training data (TFDV, Jensen-Shannon): ARGS="--logs DIR [--name N]"
+	$(ENV) run python -m pipeline.drift $(ARGS)
 
 report: setup     ## a static HTML report of the latest run (ARGS="--name N" for another): outputs/report/index.html
 	$(ENV) run python -m pipeline.report $(ARGS)

@@ -57,6 +57,16 @@ def fast_config(data_path, output_dir, name="imdb-sentiment", **changes) -> Pipe
   return base.replace(**changes)
 
 
+@pytest.fixture(scope="session")
+def blessed_sample(tmp_path_factory):
+  """(config, RunSummary) of one fast run on the bundled sample, blessed and pushed:
+  for the steps that start from a blessed model (scoring, drift)."""
+  config = fast_config(SAMPLE, tmp_path_factory.mktemp("blessed-sample"))
+  result = run.run(config)
+  assert result.blessed and result.pushed_to, result.table()
+  return config, result
+
+
 def pushed_versions(config: PipelineConfig) -> list:
   base = pathlib.Path(config.serving_model_dir)
   return sorted(p.name for p in base.iterdir()) if base.exists() else []

@@ -196,17 +196,18 @@ def test_client_error_carries_status(server):
 
 
 def test_cli_prints_label_and_probability(server, capsys, monkeypatch):
-  assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "short", "a" * 300]) == 0
+  # --model given: the default follows the checkout's outputs/last_run.json, whatever ran last there.
+  assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "--model", MODEL, "short", "a" * 300]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert [line.split("\t")[0] for line in lines] == ["pos", "pos"]
   assert float(lines[1].split("\t")[1]) == pytest.approx(_expected(1.0, ["a" * 300])[0], abs=1e-4)
   monkeypatch.setattr("sys.stdin", __import__("io").StringIO("from stdin\n"))
-  assert cli.main(["--rest", f"http://127.0.0.1:{server.rest_port}"]) == 0
+  assert cli.main(["--rest", f"http://127.0.0.1:{server.rest_port}", "--model", MODEL]) == 0
   assert capsys.readouterr().out.startswith("pos\t")
   assert cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "--model", "unknown", "x"]) == 1
   assert "NOT_FOUND" in capsys.readouterr().err
   with pytest.raises(SystemExit):
-    cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "fine", " "])
+    cli.main(["--grpc", f"127.0.0.1:{server.grpc_port}", "--model", MODEL, "fine", " "])
   assert "text 2 is empty" in capsys.readouterr().err
 
 

@@ -12,19 +12,15 @@ import tensorflow_text  # noqa: F401  the model's tokenizer ops
 
 from models import features
 from models import predictions
-from pipeline import run, score
-from tests.conftest import SAMPLE, fast_config
+from pipeline import score
+from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def blessed(tmp_path_factory):
-  out = tmp_path_factory.mktemp("scored")
-  config = fast_config(SAMPLE, out)
-  result = run.run(config)
-  assert result.blessed and result.pushed_to
-  return config, result
+def blessed(blessed_sample):
+  return blessed_sample
 
 
 def _args(config, *more) -> list:

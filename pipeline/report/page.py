@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 from models import task as task_lib
+from pipeline import drift
 from pipeline import summary as summary_lib
 from pipeline.config import PipelineConfig
 from pipeline.report import charts
@@ -48,7 +49,7 @@ def context(config: PipelineConfig) -> dict:
           "tuning": result.tuning, "trials": trials,
           "statistics": read.statistics(artifacts["statistics"].uri) if artifacts["statistics"] else [],
           "anomalies": read.anomalies(artifacts["anomalies"].uri) if artifacts["anomalies"] else None,
-          "against": against, "lineage": lineage}
+          "against": against, "lineage": lineage, "drift": drift.latest(config.output_dir, config.name)}
 
 
 def render(config: PipelineConfig) -> str:

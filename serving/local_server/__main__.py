@@ -48,6 +48,11 @@ def parse_args(argv) -> tuple[ServerOptions, bool]:
                  help="REST: close a connection that sends no complete request headers for this long")
   p.add_argument("--body_timeout_seconds", type=float, default=defaults.body_timeout_seconds,
                  help="REST: the whole request body must arrive within this")
+  p.add_argument("--request_log_dir", default="", help="log a sample of requests and answers here, as "
+                                                      "PredictionLog TFRecords (make drift reads them)")
+  p.add_argument("--request_log_rate", type=float, default=0.0, help="the share of requests logged, in (0, 1]")
+  p.add_argument("--request_log_max_mb", type=int, default=defaults.request_log_max_mb,
+                 help="bound on the log folder; the oldest file is deleted first")
   p.add_argument("--verbose", action="store_true")
   args = p.parse_args(argv)
   batching = BatchingParameters()
@@ -61,7 +66,9 @@ def parse_args(argv) -> tuple[ServerOptions, bool]:
       file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
       max_request_bytes=args.max_request_bytes, max_batch_rows=args.max_batch_rows,
       max_connections=args.max_connections, idle_timeout_seconds=args.idle_timeout_seconds,
-      body_timeout_seconds=args.body_timeout_seconds), args.verbose
+      body_timeout_seconds=args.body_timeout_seconds, request_log_dir=args.request_log_dir,
+      request_log_rate=args.request_log_rate or (1.0 if args.request_log_dir else 0.0),
+      request_log_max_mb=args.request_log_max_mb), args.verbose
 
 
 def main(argv=None) -> int:

@@ -13,6 +13,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 from serving.local_server import errors
 from serving.local_server.batcher import Batcher
 from serving.local_server.model_store import ModelStore
+from serving.local_server.request_log import RequestLog
 from serving.local_server.servable import CLASSIFY_CLASSES, CLASSIFY_SCORES, Servable
 
 
@@ -29,8 +30,9 @@ class Inference:
   """Runs requests against the store's servables through the batcher."""
 
   def __init__(self, store: ModelStore, batcher: Batcher, timeout_seconds: float = 30.0,
-               max_batch_rows: int = 1024):
+               max_batch_rows: int = 1024, request_log: Optional[RequestLog] = None):
     self.store = store
+    self.request_log = request_log
     self.batcher = batcher
     self.timeout_seconds = timeout_seconds
     self.max_batch_rows = max_batch_rows
@@ -78,7 +80,13 @@ class Inference:
     """Predict without blocking: the batcher's future of the outputs, or None when the
     signature cannot be batched (then call predict on a thread)."""
     servable, signature, rows = self._checked(ref, inputs)
-    return self.batcher.submit(servable, signature, inputs, rows) if signature.batchable else None
+    if not signature.batchable:
+      return None
+    future = self.batcher.submit(servable, signature, inputs, rows)
+    if self.request_log and self.request_log.sampled():
+      future.add_done_callback(lambda done: done.exception() or self.request_log.predict(
+          servable.model_name, servable.version, signature.name, inputs, done.result()))
+    return future
 
   def predict(self, ref: ModelRef, inputs: Mapping[str, np.ndarray],
               output_filter: Sequence[str] = ()) -> tuple[Servable, str, dict]:
@@ -86,6 +94,8 @@ class Inference:
     outputs = self.batcher.run(servable, signature, inputs, rows, self.timeout_seconds)
     if output_filter:
       outputs = {k: v for k, v in outputs.items() if k in output_filter}
+    if self.request_log and self.request_log.sampled():
+      self.request_log.predict(servable.model_name, servable.version, signature.name, inputs, outputs)
     return servable, signature.name, outputs
 
   def classify(self, ref: ModelRef, serialized_examples: Sequence[bytes]) -> tuple[Servable, str, list]:
@@ -106,4 +116,6 @@ class Inference:
       row_classes = [c.decode() if isinstance(c, bytes) else str(c) for c in classes[i].ravel()] \
           if classes is not None else [""] * len(row_scores)
       results.append(list(zip(row_classes, row_scores if row_scores is not None else [0.0] * len(row_classes))))
+    if self.request_log and self.request_log.sampled():
+      self.request_log.classify(servable.model_name, servable.version, signature.name, serialized_examples, results)
     return servable, signature.name, results

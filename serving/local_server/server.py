@@ -10,6 +10,7 @@ from serving.local_server import grpc_api, metrics, rest_api
 from serving.local_server.batcher import Batcher, BatchingParameters
 from serving.local_server.inference import Inference
 from serving.local_server.model_store import ModelStore, single_model_config
+from serving.local_server.request_log import RequestLog
 
 log = logging.getLogger("local_server")
 
@@ -33,6 +34,9 @@ class ServerOptions:
   idle_timeout_seconds: float = 30.0        # REST: headers must arrive within this (gRPC: 10x)
   body_timeout_seconds: float = 30.0        # REST: the whole body must arrive within this
   request_timeout_seconds: float = 30.0
+  request_log_dir: str = ""                 # a sample of requests and answers as PredictionLogs ("": none)
+  request_log_rate: float = 0.0             # the share of requests logged
+  request_log_max_mb: int = 64              # the log folder's bound; the oldest file goes first
 
   def model_server_config(self) -> model_server_config_pb2.ModelServerConfig:
     if self.model_config_file:
@@ -54,8 +58,10 @@ class LocalModelServer:
     params = options.batching if options.enable_batching else dataclasses.replace(
         options.batching, max_batch_size=1, batch_timeout_micros=0)
     self.batcher = Batcher(params)
+    self.request_log = RequestLog(options.request_log_dir, options.request_log_rate,
+                                  options.request_log_max_mb * 1024 * 1024) if options.request_log_dir else None
     self.inference = Inference(self.store, self.batcher, options.request_timeout_seconds,
-                               options.max_batch_rows)
+                               options.max_batch_rows, self.request_log)
     self._grpc = None
     self._rest: Optional[rest_api.RestServer] = None
     self.grpc_port = self.rest_port = None
@@ -82,6 +88,8 @@ class LocalModelServer:
       self._grpc.stop(grace=2).wait()
     self.store.stop()
     self.batcher.close()
+    if self.request_log:
+      self.request_log.close()
 
   def __enter__(self):
     return self.start()
