@@ -35,13 +35,12 @@ from pipeline.config import REPO_ROOT, DataConfig, PipelineConfig
 DRAFT_FILE = "schema.draft.pbtxt"
 
 
-def infer(data_path: str, out_path: str, **data_options) -> str:
-  """SchemaGen's schema for the data (a draft: the label's domain as SchemaGen saw it)."""
+def infer(dataset: inputs.Dataset, task: task_lib.Task, out_path: str) -> str:
+  """SchemaGen's schema for a located data set and its decided task (a draft: the label's
+  domain as SchemaGen saw it)."""
   with tempfile.TemporaryDirectory() as work:
-    config = PipelineConfig(name="infer-schema", output_dir=work, data=DataConfig(path=data_path, **data_options),
-                            infer_schema=True)
-    dataset = inputs.find(config.data, config.cache_dir)
-    example_gen = pipeline_def.make_example_gen(config, dataset, inputs.decide_task(dataset, config.data, None))
+    config = PipelineConfig(name="infer-schema", output_dir=work, infer_schema=True)
+    example_gen = pipeline_def.make_example_gen(config, dataset, task)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
@@ -87,9 +86,7 @@ def draft(data: DataConfig, name: str = "", out_path: str = "") -> tuple[str, ta
     folder = REPO_ROOT / "schemas" / name
     out_path = str(folder / (DRAFT_FILE if (folder / "schema.pbtxt").exists() else "schema.pbtxt"))
   with tempfile.TemporaryDirectory() as work:
-    inferred = io_utils.parse_pbtxt_file(infer(data.path, os.path.join(work, "schema.pbtxt"),
-                                               text_column=data.text_column, label_column=data.label_column,
-                                               label_delimiter=data.label_delimiter, task=data.task),
+    inferred = io_utils.parse_pbtxt_file(infer(dataset, task, os.path.join(work, "schema.pbtxt")),
                                          schema_pb2.Schema())
   schema = declare_task(inferred, task)
   header = (f"# Draft of the curated schema for pipeline {name!r}: {task.kind}, {len(task.labels)} labels.\n"

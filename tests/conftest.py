@@ -29,12 +29,36 @@ def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
   return root
 
 
+# Folders of session-scoped fixtures: kept when the module that first asked for them ends.
+_SESSION_FOLDERS: set = set()
+
+
+def session_folder(tmp_path_factory, name: str) -> pathlib.Path:
+  folder = tmp_path_factory.mktemp(name)
+  _SESSION_FOLDERS.add(folder)
+  return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_disk_after_each_module(request, tmp_path_factory):
+  """Deletes the temporary folders a test module made once it ends, unless one of its
+  tests failed: a pipeline run leaves models of up to ~300 MB (and their pushed copies),
+  and pytest keeps every folder until the session ends, which filled CI's disk."""
+  base = tmp_path_factory.getbasetemp()
+  before = set(base.iterdir())
+  failed = request.session.testsfailed
+  yield
+  if request.session.testsfailed == failed:
+    for folder in set(base.iterdir()) - before - _SESSION_FOLDERS:
+      shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory) -> pathlib.Path:
   """Where tests leave files for a person to look at (a report screenshot, an executed
   notebook): under pytest's temporary folder, never the checkout. Keep them with
   PYTEST_ARGS="--basetemp=DIR"."""
-  return tmp_path_factory.mktemp("artifacts")
+  return session_folder(tmp_path_factory, "artifacts")
 
 
 @pytest.fixture
@@ -61,7 +85,7 @@ def fast_config(data_path, output_dir, name="imdb-sentiment", **changes) -> Pipe
 def blessed_sample(tmp_path_factory):
   """(config, RunSummary) of one fast run on the bundled sample, blessed and pushed:
   for the steps that start from a blessed model (scoring, drift)."""
-  config = fast_config(SAMPLE, tmp_path_factory.mktemp("blessed-sample"))
+  config = fast_config(SAMPLE, session_folder(tmp_path_factory, "blessed-sample"))
   result = run.run(config)
   assert result.blessed and result.pushed_to, result.table()
   return config, result
@@ -92,7 +116,7 @@ def serving_files(config):
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory):
   """A good model, blessed and pushed; then one trained on shuffled labels."""
-  root = tmp_path_factory.mktemp("gate")
+  root = session_folder(tmp_path_factory, "gate")
   good_data = make_aclimdb(root / "aclImdb", {"train": 200, "test": 50})
   bad_data = shuffle_train_labels(good_data, root / "aclImdb_shuffled")
   # Floors any model passes: only the comparison with the baseline can refuse the second.

@@ -191,8 +191,10 @@ def test_inferred_schema_matches_the_curated_contract(name, data, task, tmp_path
   from tensorflow_metadata.proto.v0 import schema_pb2
   from tfx.utils import io_utils
   from pipeline.infer_schema import infer
-  inferred = io_utils.parse_pbtxt_file(infer(str(REPO_ROOT / "data" / data), str(tmp_path / "s.pbtxt"), **task),
-                                       schema_pb2.Schema())
+  options = DataConfig(path=str(REPO_ROOT / "data" / data), **task)
+  dataset = inputs.find(options, PipelineConfig().cache_dir)
+  inferred = io_utils.parse_pbtxt_file(infer(dataset, inputs.decide_task(dataset, options, None),
+                                             str(tmp_path / "s.pbtxt")), schema_pb2.Schema())
   curated = io_utils.parse_pbtxt_file(str(REPO_ROOT / "schemas" / name / "schema.pbtxt"), schema_pb2.Schema())
   shape = lambda s: {(f.name, f.type) for f in s.feature}  # noqa: E731
   assert shape(inferred) == shape(curated)

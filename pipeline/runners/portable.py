@@ -22,6 +22,8 @@ from typing import Iterator, Sequence
 
 import portpicker
 
+from serving.local_server.launch import stop_process
+
 HOST, PODMAN = "host", "podman"
 DEFAULT_IMAGE = "tfx-text-pipeline:latest"
 START_SECONDS = 180     # a service or pool that is not listening by then has failed
@@ -60,11 +62,7 @@ def _serving(command: list, port: int, log_path: str, what: str) -> Iterator[Non
       time.sleep(0.5)
     yield
   finally:
-    process.terminate()
-    try:
-      process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-      process.kill()
+    stop_process(process)
 
 
 @contextlib.contextmanager

@@ -35,8 +35,14 @@ def server_process(model_name: str, base_path: str, extra_args=(), start_timeout
     drain.start()
     yield f"{match[1]}:{match[2]}", f"http://{match[3]}:{match[4]}"
   finally:
-    process.terminate()
-    try:
-      process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-      process.kill()
+    stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+  """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+  process.terminate()
+  try:
+    process.wait(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    process.wait()

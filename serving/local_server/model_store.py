@@ -101,14 +101,14 @@ class ModelStore:
     if name not in self._configs:
       raise errors.not_found(f"Could not find any versions of model {shown(name)} "
                              f"(served models: {', '.join(self.model_names())})")
-    states = self._states[name]
     if version is not None:
-      if version not in states:
+      if version not in self._states[name]:
         raise errors.not_found(f"Could not find version {version} of model {name}")
-      return [states[version]]
-    if not states:
+      return [self._states[name][version]]
+    found = self.states_or_none(name)
+    if not found:
       raise errors.not_found(f"Could not find any versions of model {name}{self.why_nothing(name)}")
-    return [states[v] for v in sorted(states, reverse=True)]
+    return found
 
   def model_names(self) -> list[str]:
     return sorted(self._configs)
