@@ -2,6 +2,10 @@
 # Each builds (or reuses) the environment first; see scripts/env.sh.
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
+# Test modules run on 2 pytest-xdist workers, each module (or the modules that share a run)
+# whole on one worker (tests/conftest.py); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: setup setup-test run run-beam run-portable score drift report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
 
@@ -40,10 +44,10 @@ setup-test: setup ## the environment plus headless Chromium (the report's page t
 	$(ENV) browser
 
 test: setup-test  ## every test (unit, bad input, end to end, orchestrators)
-	$(ENV) run python -m pytest $(PYTEST_ARGS)
+	$(ENV) run python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup-test ## tests that do not run the whole pipeline
-	$(ENV) run python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(ENV) run python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-tf-serving-compat: setup ## pushed models under TF Serving 2.19.1's TensorFlow (a Python 3.11 venv; not in CI)
 	EMBEDDINGS="$(EMBEDDINGS)" scripts/tf_serving_compat.sh

@@ -110,6 +110,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--intended-use", default=None, metavar="FILE",
                    help="Markdown for the model card's intended-use section: who should use the model, for what, "
                         "and what not (the card is pushed with the model: serving/README.md)")
+  run.add_argument("--no-model-card", dest="model_card", action="store_false",
+                   help="no model card and no predictions on the test split (BulkInferrer): a faster run")
   run.add_argument("--beam-arg", action="append", default=None, metavar="OPTION",
                    help="a Beam pipeline option for every Beam-powered component, repeatable "
                         "(--beam-arg=--runner=FlinkRunner); replaces the DirectRunner defaults")
@@ -128,7 +130,7 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
       name=args.name, model_name=args.model_name,
       output_dir=str(pathlib.Path(args.output_dir).resolve()),
       schema_path=args.schema, infer_schema=args.infer_schema, resume=args.resume,
-      infra_validator=args.infra_validator, intended_use=intended_use,
+      infra_validator=args.infra_validator, intended_use=intended_use, model_card=args.model_card,
       beam_args=tuple(args.beam_arg or ()),
       data=data_config(args),
       model=dataclasses.replace(defaults.model, embedding_handle=args.embedding,

@@ -95,6 +95,9 @@ class PipelineConfig:
   # The model card's intended-use section: Markdown the user wrote (--intended-use FILE,
   # read by the command line), or "".
   intended_use: str = ""
+  # The model card (BulkInferrer on the test split, then ModelCardGenerator), pushed with
+  # the model; --no-model-card leaves both out (on 25k test texts they take about 30 s).
+  model_card: bool = True
   # Beam pipeline options for every Beam-powered component (--beam-arg, repeatable): they
   # replace the orchestrator's DirectRunner defaults above (docs/running.md: Beam past one machine).
   beam_args: tuple[str, ...] = ()

@@ -138,6 +138,24 @@ def _reused_hyperparameters(hyperparameters: str):
       HYPERPARAMETERS_IMPORTER_ID)
 
 
+def _model_card(config: PipelineConfig, task: task_lib.Task, example_gen, statistics_gen, trainer, evaluator,
+                infra_blessing) -> list:
+  """BulkInferrer on the test split (the candidate's predictions, whatever the verdict),
+  then the ModelCardGenerator that reads them for its error analysis."""
+  test_inferrer = tfx.components.BulkInferrer(
+      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+      data_spec=tfx.proto.DataSpec(example_splits=[TEST]),
+      model_spec=tfx.proto.ModelSpec(model_signature_name=[features.SERVING_EXAMPLES_SIGNATURE]),
+  ).with_id(TEST_INFERRER_ID)
+  model_card = ModelCardGenerator(
+      model=trainer.outputs["model"], statistics=statistics_gen.outputs["statistics"],
+      evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
+      inference_result=test_inferrer.outputs["inference_result"], infra_blessing=infra_blessing,
+      task_json=task.to_json(), pipeline_name=config.name, intended_use=config.intended_use,
+  ).with_id(MODEL_CARD_ID)
+  return [test_inferrer, model_card]
+
+
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
                     beam_pipeline_args: Optional[Sequence[str]] = None,
                     metadata_connection_config=None, baseline: str = LATEST_BLESSED,
@@ -200,25 +218,14 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
 
   infra_validator = make_infra_validator(config.infra_validator, trainer.outputs["model"],
                                          example_gen.outputs["examples"])
-  # The candidate's predictions on the test split (TFX's BulkInferrer), whatever the
-  # verdict: the model card's error analysis reads them.
-  test_inferrer = tfx.components.BulkInferrer(
-      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-      data_spec=tfx.proto.DataSpec(example_splits=[TEST]),
-      model_spec=tfx.proto.ModelSpec(model_signature_name=[features.SERVING_EXAMPLES_SIGNATURE]),
-  ).with_id(TEST_INFERRER_ID)
   infra_blessing = infra_validator.outputs["blessing"] if infra_validator else None
-  model_card = ModelCardGenerator(
-      model=trainer.outputs["model"], statistics=statistics_gen.outputs["statistics"],
-      evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
-      inference_result=test_inferrer.outputs["inference_result"], infra_blessing=infra_blessing,
-      task_json=task.to_json(), pipeline_name=config.name, intended_use=config.intended_use,
-  ).with_id(MODEL_CARD_ID)
+  card_nodes = (_model_card(config, task, example_gen, statistics_gen, trainer, evaluator, infra_blessing)
+                if config.model_card else [])
   pusher = StagedPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=infra_blessing,
-      model_card=model_card.outputs["model_card"],
+      model_card=card_nodes[-1].outputs["model_card"] if card_nodes else None,
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
   ).with_id("Pusher")
@@ -229,7 +236,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                   transform, *([tuning_node] if tuning_node else []), trainer,
                   *([baseline_node] if baseline_node else []), evaluator,
-                  *([infra_validator] if infra_validator else []), test_inferrer, model_card, pusher],
+                  *([infra_validator] if infra_validator else []), *card_nodes, pusher],
       enable_cache=config.resume,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args(beam_pipeline_args or IN_PROCESS_BEAM_ARGS))

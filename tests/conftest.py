@@ -29,6 +29,21 @@ def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
   return root
 
 
+# Session fixtures that run the pipeline: under pytest-xdist (make test: -n 2 --dist
+# loadgroup) the modules that share one run on the same worker, so it runs once.
+SHARED_RUNS = ("two_runs", "blessed_sample")
+
+
+def pytest_collection_modifyitems(items):
+  """One xdist group per module (its module-scoped runs happen once), or per shared session
+  run; the modules that run the whole pipeline first, so the last to finish is a short one."""
+  for item in items:
+    shared = next((name for name in SHARED_RUNS if name in item.fixturenames), None)
+    item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
+  slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+  items.sort(key=lambda item: item.module.__name__ not in slow_modules)   # stable: each module stays whole
+
+
 # Folders of session-scoped fixtures: kept when the module that first asked for them ends.
 _SESSION_FOLDERS: set = set()
 
@@ -69,10 +84,10 @@ def tiny_imdb(tmp_path) -> pathlib.Path:
 def fast_config(data_path, output_dir, name="imdb-sentiment", **changes) -> PipelineConfig:
   """One short epoch and floors any model passes: for tests of the plumbing. The name
   picks the curated schema (schemas/<name>/) and the TF Serving model name. No infra
-  validation (a server process per run): the main-job test and tests/test_infra_validator.py
-  run it."""
+  validation (a server process per run) and no model card (BulkInferrer on the test split):
+  the main-job test, tests/test_infra_validator.py and tests/test_task_kinds_e2e.py run them."""
   base = PipelineConfig(name=name, output_dir=str(output_dir), data=DataConfig(path=str(data_path)),
-                        infra_validator=NO_INFRA_VALIDATION,
+                        infra_validator=NO_INFRA_VALIDATION, model_card=False,
                         gate=GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=1.0, max_auc_drop=1.0))
   # The small word-piece bag keeps plumbing tests fast; the default embedding is run by
   # the main-job test (test_pipeline_e2e.py) and the benchmarks.

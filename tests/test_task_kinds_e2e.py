@@ -31,7 +31,7 @@ COMMENTS = ["Thank you so much, this made my day!", "I am so angry right now.", 
 
 def _run(name, tmp_path_factory, **data):
   out = tmp_path_factory.mktemp(name)
-  config = fast_config(REPO_ROOT / "data" / name, out, name=name)
+  config = fast_config(REPO_ROOT / "data" / name, out, name=name, model_card=True)   # the cards are tested below
   config = config.replace(data=DataConfig(path=str(REPO_ROOT / "data" / name), **data),
                           model=dataclasses.replace(config.model, epochs=1))
   result = run.run(config)

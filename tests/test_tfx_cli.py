@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 def test_tfx_cli_local_engine(tmp_path):
   data = make_aclimdb(tmp_path / "aclImdb", {"train": 30, "test": 10})
   env = dict(os.environ, HOME=str(tmp_path / "home"), TFX_TEXT_DATA=str(data),
-             TFX_TEXT_OUTPUT_DIR=str(tmp_path / "out"), TFX_TEXT_NAME="cli-test", TFX_TEXT_EPOCHS="1")
+             TFX_TEXT_OUTPUT_DIR=str(tmp_path / "out"), TFX_TEXT_NAME="cli-test", TFX_TEXT_EPOCHS="1",
+             TFX_TEXT_EMBEDDING="minilm-wordpiece-bag")
   tfx_cli = [sys.executable, "-m", "tfx.tools.cli.cli_main"]
 
   def call(*args):
