@@ -40,10 +40,8 @@ def read_split(examples_uri: str, split: str) -> tuple[list, list]:
 
 
 def latest_examples_uri(metadata_path: str) -> str:
-  from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
   from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    return summary.latest_artifact(m.store, standard_artifacts.Examples, "ExampleGen/examples").uri
+  return summary.latest_output(metadata_path, standard_artifacts.Examples, "ExampleGen/examples").uri
 
 
 def nb_logistic_regression(train: tuple[list, list], test: tuple[list, list], positive: str,

@@ -16,10 +16,10 @@ import shlex
 import shutil
 import sys
 
-from tfx.orchestration import metadata
 
 from pipeline import cli
 from pipeline import run
+from pipeline import summary
 from pipeline.config import REPO_ROOT
 
 RESULTS = REPO_ROOT / "BENCHMARKS.md"
@@ -31,10 +31,10 @@ MARKER = "<!-- results -->"
 
 def component_seconds(metadata_path: str) -> dict:
   """Seconds per component in the newest run, from MLMD execution timestamps."""
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+  with summary.metadata_store(metadata_path) as store:
     newest = {}
-    for execution in m.store.get_executions():
-      node = next((c.name.rsplit(".", 1)[-1] for c in m.store.get_contexts_by_execution(execution.id)
+    for execution in store.get_executions():
+      node = next((c.name.rsplit(".", 1)[-1] for c in store.get_contexts_by_execution(execution.id)
                    if c.type == "node"), None)
       if node and (node not in newest or execution.id > newest[node].id):
         newest[node] = execution

@@ -163,6 +163,43 @@ def _coerce(value, like):
   return value
 
 
+# The (task, output key) of each artifact the run's table reads: the compiled ids
+# (tests/test_kubeflow_compile.py checks them against a spec).
+TABLE_OUTPUTS = {"evaluation": ("Evaluator", "evaluation"), "blessing": ("Evaluator", "blessing"),
+                 "model": ("Trainer", "model"), "infra": ("InfraValidator", "blessing"),
+                 "card": ("ModelCardGenerator", "model_card"), "pushed": ("Pusher", "pushed_model")}
+
+
+def summary_args(outputs: dict, pipeline_name: str, seconds: float) -> list:
+  """The command that prints the run's table (pipeline/summary.py) from the artifacts the
+  Trainer, Evaluator, InfraValidator, ModelCardGenerator and Pusher tasks wrote; [] when
+  the run produced no evaluation."""
+  def first(role):
+    found = outputs.get(TABLE_OUTPUTS[role]) or []
+    return found[0] if found else None
+
+  def flag(artifact, key) -> bool:
+    return bool(artifact) and int(float(artifact["metadata"].get(key, 0))) == 1
+
+  evaluation, model = first("evaluation"), first("model")
+  if evaluation is None or model is None:
+    return []
+  args = ["python", "-m", "pipeline.summary", "--evaluation", evaluation["uri"], "--model", model["uri"],
+          "--blessed", "yes" if flag(first("blessing"), "blessed") else "no",
+          "--name", pipeline_name, "--wall-seconds", f"{seconds:.0f}"]
+  infra = first("infra")
+  if infra:
+    args += ["--infra-blessing", infra["uri"], "--infra-blessed", "yes" if flag(infra, "blessed") else "no"]
+  card = first("card")
+  if card:
+    args += ["--model-card", card["uri"]]
+  pushed = first("pushed")
+  if flag(pushed, "pushed"):
+    destination = pushed["metadata"]["pushed_destination"]
+    args += ["--pushed-to", destination, "--serving-model", os.path.basename(os.path.dirname(destination))]
+  return args
+
+
 class LocalBackend:
   """One run of a compiled spec: tasks in containers, artifacts under the pipeline root."""
 
@@ -200,6 +237,7 @@ class LocalBackend:
 
   def run(self) -> dict:
     tasks = self.spec["root"]["dag"]["tasks"]
+    run_started = time.time()
     for name, component, executor in self.plan():
       started = time.time()
       if "resolver" in executor:
@@ -211,7 +249,23 @@ class LocalBackend:
       else:
         raise SpecError(f"task {name}: executor kind {sorted(executor)} not supported")
       self.log(f"[kfp-local] {name}: done in {time.time() - started:.0f} s")
+    self._print_run_table(time.time() - run_started)
     return self.outputs
+
+  def _print_run_table(self, seconds: float) -> None:
+    """The run's table (verdict, metrics, where it pushed), as `make run` ends with: made in
+    the image by pipeline.summary from the artifacts the tasks wrote."""
+    args = summary_args(self.outputs, self.spec.get("pipelineInfo", {}).get("name", ""), seconds)
+    if not args:
+      return
+    image = self.image or next(e["container"]["image"] for e in self.spec["deploymentSpec"]["executors"].values()
+                               if "container" in e)
+    volumes = list(itertools.chain.from_iterable(("-v", f"{m}:{m}") for m in self.mounts))
+    done = subprocess.run([*self.engine, "run", "--rm", "--network", "none", *volumes, image, *args],
+                          capture_output=True, text=True)
+    table = done.stdout.strip() if done.returncode == 0 else f"(no table: pipeline.summary exited {done.returncode})\n" \
+        + "".join(done.stderr.splitlines(keepends=True)[-10:])
+    self.log(f"[kfp-local] the run:\n{table}")
 
   # --- task kinds ----------------------------------------------------------------
   def _resolve(self, name, task, component, resolver):

@@ -10,7 +10,13 @@ framework-free, so the search is an Oracle of our own:
 
   1. a portfolio per task kind: the registered embeddings that suit it, frozen and
      fine-tuned, with the settings measured best for each (benchmarks/), cheapest first;
-  2. then variations of the best so far (learning rate x0.5 / x2, dropout, hidden units).
+  2. successive halving where it pays: a fine-tuned candidate of 3 or more epochs is first
+     screened at a third of its epochs; the better half of the screened ones then train
+     whole (a frozen module's cost is embedding the texts once, so it runs whole at once);
+  3. then variations of the best whole trial (learning rate x0.5 / x2, dropout, hidden units).
+
+Only trials that trained for their full epochs can be best: the Trainer takes the best
+trial's values, epochs included. The first candidate (the task kind's default) runs whole.
 
 No trial starts that the remaining budget cannot hold: a trial's time is estimated from
 the measured trials (the same embedding's, else the first trial's scaled by the
@@ -67,6 +73,19 @@ PORTFOLIO = {
     ],
 }
 MAX_VARIATIONS = 4
+SCREEN_MIN_EPOCHS = 3   # fine-tuned candidates of at least this many epochs are screened first
+SCREEN_FRACTION = 3     # ... at epochs // SCREEN_FRACTION
+
+
+def _key(values: dict) -> tuple:
+  return tuple(sorted(values.items()))
+
+
+def screening(values: dict) -> Optional[dict]:
+  """The cheaper first rung of a candidate, or None where screening does not pay."""
+  if not values["trainable"] or values["epochs"] < SCREEN_MIN_EPOCHS:
+    return None
+  return dict(values, epochs=max(1, values["epochs"] // SCREEN_FRACTION))
 
 
 def _settings(base: model_lib.ModelConfig, task: task_lib.Task, embedding: str, trainable: bool,
@@ -110,21 +129,32 @@ def relative_cost(values: dict) -> float:
 
 
 class BudgetOracle(keras_tuner.Oracle):
-  """The portfolio, then variations of the best, within a wall-time budget."""
+  """The portfolio (screened where it pays), the better half of the screened trained whole,
+  then variations of the best, within a wall-time budget."""
 
   def __init__(self, candidates: list, budget_seconds: float, objective: str, fixed=(), max_variations=MAX_VARIATIONS):
     # The candidates are listed, not sampled: each trial's values are set whole, and the
     # best trial's HyperParameters config ({"space": [], "values": {...}}) is what TFX
     # writes to best_hyperparameters.txt for the Trainer.
+    self.queue = []
+    self.screened = {}      # screening values' key -> the candidate's full values
+    whole = {_key(v) for v in candidates}
+    for i, values in enumerate(candidates):
+      rung = screening(values) if i > 0 and "epochs" not in fixed else None
+      if rung is not None and _key(rung) not in self.screened and _key(rung) not in whole:
+        self.screened[_key(rung)] = values
+        self.queue.append(rung)
+      else:
+        self.queue.append(values)
     super().__init__(objective=keras_tuner.Objective(objective, "max"),
-                     max_trials=len(candidates) + max_variations, seed=1)
-    self.queue = list(candidates)
+                     max_trials=len(candidates) + len(self.screened) + max_variations, seed=1)
     self.fixed = tuple(fixed)
     self.budget_seconds = budget_seconds
     self.started = None
     self.measured = {}      # trial id -> (values, seconds)
+    self.stages = {}        # trial id -> "screening" for first-rung trials
     self.log = []           # every trial and every skipped candidate, in order
-    self.refined = False
+    self.stage = "portfolio"
 
   def estimate(self, values: dict) -> Optional[float]:
     """Seconds a trial with these values should take, from the measured trials."""
@@ -135,15 +165,32 @@ class BudgetOracle(keras_tuner.Oracle):
     reference_values, reference_seconds = (same or list(self.measured.values()))[-1]
     return reference_seconds * relative_cost(values) / relative_cost(reference_values)
 
+  def _scores(self, screening_stage: bool) -> list:
+    """(score, values) of the completed trials of one rung, best first (ties: the earlier)."""
+    done = []
+    for trial_id, (values, _) in self.measured.items():
+      trial = self.trials.get(trial_id)
+      score = trial.score if trial is not None else None
+      if score is not None and (trial_id in self.stages) == screening_stage:
+        done.append((score, -len(done), values))
+    return [(score, values) for score, _, values in sorted(done, reverse=True)]
+
   def _next_candidate(self):
-    if not self.queue and not self.refined:
-      self.refined = True
-      best = self.get_best_trials(1)
+    tried = {_key(v) for v, _ in self.measured.values()}
+    if not self.queue and self.stage == "portfolio":
+      self.stage = "promotion"
+      screened = self._scores(screening_stage=True)
+      self.queue = [self.screened[_key(v)] for _, v in screened[:(len(screened) + 1) // 2]]
+    if not self.queue and self.stage == "promotion":
+      self.stage = "variations"
+      best = self._scores(screening_stage=False)
       if best:
-        tried = {tuple(sorted(v.items())) for v, _ in self.measured.values()}
-        self.queue = [v for v in variations(best[0].hyperparameters.values, self.fixed)
-                      if tuple(sorted(v.items())) not in tried]
-    return self.queue.pop(0) if self.queue else None
+        self.queue = [v for v in variations(best[0][1], self.fixed) if _key(v) not in tried]
+    while self.queue:
+      values = self.queue.pop(0)
+      if _key(values) not in tried:
+        return values
+    return None
 
   def populate_space(self, trial_id):
     if self.started is None:
@@ -156,9 +203,25 @@ class BudgetOracle(keras_tuner.Oracle):
       estimate = self.estimate(values)
       if estimate is not None and estimate > remaining:
         self.log.append({"trial": None, "status": "skipped", "values": values, "seconds": None, "score": None,
+                         "stage": self._stage_of(values),
                          "why": f"estimated {estimate:.0f} s, {max(remaining, 0):.0f} s of the budget left"})
         continue
+      if _key(values) in self.screened:
+        self.stages[trial_id] = "screening"
       return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
+
+  def _stage_of(self, values: dict) -> str:
+    if _key(values) in self.screened:
+      return f"screening ({values['epochs']} of {self.screened[_key(values)]['epochs']} epochs)"
+    return {"portfolio": "whole", "promotion": "promoted", "variations": "variation"}[self.stage]
+
+  def stage_of_trial(self, trial) -> str:
+    return self._stage_of(trial.hyperparameters.values)
+
+  def get_best_trials(self, num_trials=1):
+    """Only trials trained for their full epochs: the Trainer takes the best one's values."""
+    whole = [t for t in super().get_best_trials(len(self.trials)) if t.trial_id not in self.stages]
+    return whole[:num_trials]
 
 
 class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
@@ -183,7 +246,7 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
     seconds = time.time() - start
     self.oracle.measured[trial.trial_id] = (dict(values), seconds)
     self.oracle.log.append({"trial": trial.trial_id, "status": "completed", "values": dict(values),
-                            "seconds": round(seconds, 1), "score": score})
+                            "seconds": round(seconds, 1), "score": score, "stage": self.oracle.stage_of_trial(trial)})
     print(f"[tuner] trial {trial.trial_id}: {self.oracle.objective.name} {score:.4f} in {seconds:.0f} s", flush=True)
     return {self.oracle.objective.name: score}
 

@@ -33,7 +33,6 @@ with native_stderr_silenced(QUIET):
   from google.protobuf import text_format  # noqa: E402
   from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
   from tensorflow_serving.apis import prediction_log_pb2  # noqa: E402
-  from tfx.orchestration import metadata  # noqa: E402
   from tfx.types import standard_artifacts  # noqa: E402
   from tfx.utils import io_utils  # noqa: E402
 
@@ -84,11 +83,10 @@ def _text_of(serialized: bytes) -> str:
 
 
 def _decided(probabilities: np.ndarray, decisions, task: task_lib.Task, thresholds: dict) -> list[str]:
-  if task.kind == task_lib.MULTI_LABEL:
-    if decisions is None:
-      decisions = [p >= thresholds.get(label, 0.5) for label, p in zip(task.labels, probabilities)]
-    return [label for label, d in zip(task.labels, decisions) if d]
-  return [task.labels[int(np.argmax(probabilities))]]
+  """The served decisions where logged (Predict), else the model's thresholds (Classify)."""
+  if decisions is None and task.kind == task_lib.MULTI_LABEL:
+    decisions = np.array([p >= thresholds.get(label, 0.5) for label, p in zip(task.labels, probabilities)])
+  return predictions.Prediction(text="", labels=(), probabilities=probabilities, decisions=decisions).decided(task)
 
 
 def logged(log_dir: str, task: task_lib.Task, thresholds: dict) -> Iterator[tuple[str, list[str]]]:
@@ -160,9 +158,8 @@ def compare(config: PipelineConfig, log_dir: str, out_dir: str) -> dict:
   """Writes statistics, anomalies and drift.json under out_dir; returns drift.json's content."""
   if not os.path.exists(config.metadata_path):
     raise InputDataError(f"no run of pipeline {config.name!r} recorded in {config.output_dir}: run it first")
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
-    examples = summary.latest_artifact(m.store, standard_artifacts.Examples, "ExampleGen/examples")
-    model_uri = summary.last_blessed_model_uri(m.store)
+  examples = summary.latest_output(config.metadata_path, standard_artifacts.Examples, "ExampleGen/examples")
+  model_uri = summary.last_blessed_model(config.metadata_path)
   if examples is None or model_uri is None:
     raise InputDataError(f"pipeline {config.name!r} has no blessed model and examples to compare traffic with")
   task = summary.model_task(model_uri)

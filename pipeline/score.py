@@ -114,22 +114,13 @@ def write_predictions(rows, task: task_lib.Task, out_path: str, progress=print) 
   return count
 
 
-def _latest(metadata_path: str, artifact_type):
-  from tfx.orchestration import metadata   # pylint: disable=import-outside-toplevel
-  from pipeline import summary   # pylint: disable=import-outside-toplevel
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    return summary.latest_artifact(m.store, artifact_type)
-
-
 def blessed_model(config: PipelineConfig) -> tuple[str, task_lib.Task]:
   """The newest model the pipeline blessed (ML Metadata) and the task it was trained for."""
-  from tfx.orchestration import metadata   # pylint: disable=import-outside-toplevel
   from pipeline import summary   # pylint: disable=import-outside-toplevel
-  if not os.path.exists(config.metadata_path):   # connecting would create an empty store
+  if not os.path.exists(config.metadata_path):
     raise NoBlessedModelError(f"no run of pipeline {config.name!r} recorded in {config.output_dir} "
                               f"(no {config.metadata_path}): run it first (make run), or give --name")
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
-    uri = summary.last_blessed_model_uri(m.store)
+  uri = summary.last_blessed_model(config.metadata_path)
   if not uri:
     raise NoBlessedModelError(f"pipeline {config.name!r} has no blessed model yet: nothing to score with")
   return uri, summary.model_task(uri)
@@ -190,8 +181,9 @@ def _score(config: PipelineConfig, args) -> int:
         f"{config.name}-scoring", os.path.join(score_dir, "pipeline"), data.input_base, data.pattern, task,
         model_uri, tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
         config.beam_pipeline_args()))
-    inference = _latest(metadata_path, tfx.types.standard_artifacts.InferenceResult)
-    evaluation = _latest(metadata_path, tfx.types.standard_artifacts.ModelEvaluation) if data.labelled else None
+    inference = summary.latest_output(metadata_path, tfx.types.standard_artifacts.InferenceResult)
+    evaluation = (summary.latest_output(metadata_path, tfx.types.standard_artifacts.ModelEvaluation)
+                  if data.labelled else None)
   out_path = args.out or os.path.join(score_dir, f"predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv")
   rows = write_predictions(predictions.read(inference.uri, task), task, out_path,
                            progress=lambda line: print(line, flush=True))

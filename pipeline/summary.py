@@ -3,9 +3,12 @@
 Read back from ML Metadata and the Evaluator's TFMA output, i.e. from what the run
 actually recorded, not from in-memory state.
 """
+import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import sys
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
@@ -94,7 +97,8 @@ class RunSummary:
     for t in trials:
       score = "-" if t["score"] is None else f"{t['score']:.4f}"
       seconds = f"{t['seconds']:.0f} s" if t["seconds"] is not None else t.get("why", "")
-      rows.append((f"  trial {t['trial'] or '-'}", f"{score}  {seconds}  {describe_model(t['values'])}"))
+      stage = f"{t['stage']}: " if t.get("stage") else ""
+      rows.append((f"  trial {t['trial'] or '-'}", f"{score}  {seconds}  {stage}{describe_model(t['values'])}"))
     return rows
 
   def to_json(self) -> str:
@@ -157,11 +161,14 @@ def infra_result(blessing) -> dict:
   """The InfraValidator's report (components/local_infra_validator), or its verdict alone."""
   if blessing is None:
     return {}
-  report = os.path.join(blessing.uri, infra_validator.REPORT_FILE)
+  return infra_report(blessing.uri, blessing.get_int_custom_property(infra_validator.BLESSED_PROPERTY) == 1)
+
+
+def infra_report(blessing_uri: str, blessed: bool) -> dict:
+  report = os.path.join(blessing_uri, infra_validator.REPORT_FILE)
   if os.path.exists(report):
     return json.loads(io_utils.read_string_file(report))
-  return {"blessed": blessing.get_int_custom_property(infra_validator.BLESSED_PROPERTY) == 1, "why": "",
-          "checks": []}
+  return {"blessed": blessed, "why": "", "checks": []}
 
 
 def describe_model(settings: dict) -> str:
@@ -176,6 +183,13 @@ def _fmt(value, pattern="{:.4f}") -> str:
   return "-" if value is None else pattern.format(value)
 
 
+@contextlib.contextmanager
+def metadata_store(metadata_path: str):
+  """The pipeline's ML Metadata store: where every lookup of a run's outputs starts."""
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+    yield m.store
+
+
 def latest_artifact(store, artifact_type, producer: str = ""):
   """The newest artifact of a type, optionally only those a given node wrote
   (Transform also writes Examples and ExampleStatistics). TFX lays outputs out as
@@ -183,6 +197,14 @@ def latest_artifact(store, artifact_type, producer: str = ""):
   found = [a for a in store.get_artifacts_by_type(artifact_type.TYPE_NAME)
            if not producer or f"{producer}/" in a.uri]
   return max(found, key=lambda a: a.id) if found else None
+
+
+def latest_output(metadata_path: str, artifact_type, producer: str = ""):
+  """latest_artifact, opening the store; None where nothing (or no store) is recorded."""
+  if not os.path.exists(metadata_path):   # connecting would create an empty store
+    return None
+  with metadata_store(metadata_path) as store:
+    return latest_artifact(store, artifact_type, producer)
 
 
 EXTRA_ROWS = ("micro_auc", "macro_f1", "micro_f1", "macro_precision", "macro_recall", "micro_precision",
@@ -260,6 +282,14 @@ def last_blessed_model_uri(store) -> Optional[str]:
   return models[0].uri if models else None
 
 
+def last_blessed_model(metadata_path: str) -> Optional[str]:
+  """last_blessed_model_uri, opening the store; None where nothing is recorded."""
+  if not os.path.exists(metadata_path):   # connecting would create an empty store
+    return None
+  with metadata_store(metadata_path) as store:
+    return last_blessed_model_uri(store)
+
+
 def model_settings(model_uri: str) -> dict:
   """The ModelConfig a Trainer's model was trained with (after tuning), as a dict."""
   path = os.path.join(model_uri, "Format-Serving", features.MODEL_CONFIG_FILE)
@@ -312,10 +342,7 @@ def model_task(model_uri: str) -> Optional[task_lib.Task]:
 def check_baseline_task(metadata_path: str, task: task_lib.Task) -> None:
   """Refuses a run whose last blessed model (the no-regression baseline) solved another
   task: a different kind or label vocabulary is reported as that, not as a metric drop."""
-  if not os.path.exists(metadata_path):
-    return
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    uri = last_blessed_model_uri(m.store)
+  uri = last_blessed_model(metadata_path)
   baseline = model_task(uri) if uri else None
   if baseline and (baseline.kind, baseline.labels) != (task.kind, task.labels):
     raise BaselineTaskMismatchError(
@@ -328,19 +355,19 @@ def check_baseline_task(metadata_path: str, task: task_lib.Task) -> None:
 def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary:
   """Summarises the newest evaluation, blessing and push recorded in MLMD (for the task
   given, else the one the newest model recorded)."""
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
+  with metadata_store(metadata_path) as store:
     if task is None:
-      model = latest_artifact(m.store, standard_artifacts.Model)
+      model = latest_artifact(store, standard_artifacts.Model)
       task = model_task(model.uri) if model else None
-    evaluation = latest_artifact(m.store, standard_artifacts.ModelEvaluation)
-    blessing = latest_artifact(m.store, standard_artifacts.ModelBlessing)
-    pushed = latest_artifact(m.store, standard_artifacts.PushedModel)
-    model = latest_artifact(m.store, standard_artifacts.Model, "Trainer")
-    tuning = trainer_tuning(m.store, model) if model else {}
-    infra_blessing = latest_artifact(m.store, standard_artifacts.InfraBlessing)
+    evaluation = latest_artifact(store, standard_artifacts.ModelEvaluation)
+    blessing = latest_artifact(store, standard_artifacts.ModelBlessing)
+    pushed = latest_artifact(store, standard_artifacts.PushedModel)
+    model = latest_artifact(store, standard_artifacts.Model, "Trainer")
+    tuning = trainer_tuning(store, model) if model else {}
+    infra_blessing = latest_artifact(store, standard_artifacts.InfraBlessing)
     if infra_blessing is not None and (model is None or infra_blessing.id < model.id):
       infra_blessing = None   # an earlier run's: this one had no infra validation
-    card = latest_artifact(m.store, card_artifact.ModelCard)
+    card = latest_artifact(store, card_artifact.ModelCard)
     if card is not None and (model is None or card.id < model.id):
       card = None
   if evaluation is None or task is None:
@@ -374,3 +401,43 @@ def from_evaluation(uri: str, task: task_lib.Task, blessed: bool, **recorded) ->
   return RunSummary(task=dataclasses.asdict(task), metrics=metrics, blessed=blessed, failures=failures,
                     evaluation_uri=uri, baseline_metrics=baseline_metrics, per_label=per_label,
                     fitted_floors=fitted_floors, **recorded)
+
+
+def from_artifacts(evaluation_uri: str, model_uri: str, blessed: bool, pushed_to: Optional[str] = None,
+                   infra_blessing: Optional[tuple[str, bool]] = None, model_card_uri: Optional[str] = None,
+                   **recorded) -> RunSummary:
+  """A RunSummary from artifact URIs, where no ML Metadata store is at hand (a Kubeflow
+  run: kubeflow/container_run.py passes what its tasks wrote)."""
+  return from_evaluation(evaluation_uri, model_task(model_uri), blessed, pushed_to=pushed_to,
+                         model=model_settings(model_uri),
+                         infra_validation=infra_report(*infra_blessing) if infra_blessing else {},
+                         model_card=model_card_path(pushed_to, model_card_uri), **recorded)
+
+
+def main(argv=None) -> int:
+  """python -m pipeline.summary: the end-of-run table from the run's artifacts."""
+  p = argparse.ArgumentParser(prog="python -m pipeline.summary", description=main.__doc__)
+  p.add_argument("--evaluation", required=True, help="the Evaluator's ModelEvaluation URI")
+  p.add_argument("--model", required=True, help="the Trainer's Model URI")
+  p.add_argument("--blessed", required=True, choices=["yes", "no"], help="the Evaluator's verdict")
+  p.add_argument("--pushed-to", default=None, help="the pushed version folder, if the Pusher pushed")
+  p.add_argument("--infra-blessing", default=None, help="the InfraValidator's InfraBlessing URI, if any")
+  p.add_argument("--infra-blessed", default="no", choices=["yes", "no"], help="its verdict")
+  p.add_argument("--model-card", default=None, help="the ModelCardGenerator's ModelCard URI, if any")
+  p.add_argument("--name", default="", help="the pipeline name")
+  p.add_argument("--serving-model", default="", help="the TF Serving model name")
+  p.add_argument("--wall-seconds", type=float, default=0.0)
+  p.add_argument("--json", default=None, metavar="FILE", help="also write the summary as JSON (last_run.json)")
+  args = p.parse_args(argv)
+  infra = (args.infra_blessing, args.infra_blessed == "yes") if args.infra_blessing else None
+  result = from_artifacts(args.evaluation, args.model, args.blessed == "yes", args.pushed_to, infra, args.model_card,
+                          pipeline_name=args.name, serving_model=args.serving_model, wall_seconds=args.wall_seconds)
+  print(result.table(), flush=True)
+  if args.json:
+    with open(args.json, "w", encoding="utf-8") as f:
+      f.write(result.to_json())
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -37,6 +37,16 @@ def test_compiles_with_every_component_and_the_gate(tmp_path):
       "nb-word-ngram-bag", True, 256, 3e-3)
 
 
+def test_the_container_runs_table_reads_outputs_the_spec_declares(tmp_path):
+  """kubeflow/container_run.py ends with the run's table, made from these tasks' outputs."""
+  out = kubeflow_runner.compile_pipeline("img", "gs://b/aclImdb", "gs://b/tfx", str(tmp_path / "spec.json"))
+  spec = json.loads(open(out).read())["pipelineSpec"]
+  tasks = spec["root"]["dag"]["tasks"]
+  for task, key in container_run.TABLE_OUTPUTS.values():
+    component = spec["components"][tasks[task]["componentRef"]["name"]]
+    assert key in component["outputDefinitions"]["artifacts"], (task, key)
+
+
 def test_multi_label_task_from_the_curated_schema(tmp_path):
   out = kubeflow_runner.compile_pipeline("img", "gs://b/goemotions", "gs://b/tfx", str(tmp_path / "spec.json"),
                                          name="goemotions", splits=("train=train.csv", "eval=dev.csv", "test=test.csv"))

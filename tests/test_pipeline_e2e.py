@@ -87,6 +87,33 @@ def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_ru
   assert not nothing.exists() and not (pathlib.Path(config.output_dir) / "metadata" / "never-run").exists()
 
 
+def test_the_table_made_from_the_artifacts_alone_is_the_runs(sample_run, tmp_path, capsys):
+  """A Kubeflow run has no ML Metadata store here: kubeflow/container_run.py passes the
+  artifacts its tasks wrote (URI and metadata, as the KFP executor output reports them)
+  to `python -m pipeline.summary`, which must tell what `make run` told."""
+  config, summary = sample_run
+  from tfx.types import standard_artifacts   # pylint: disable=import-outside-toplevel
+  from components.model_card_generator.artifact import ModelCard   # pylint: disable=import-outside-toplevel
+  from kubeflow import container_run   # pylint: disable=import-outside-toplevel
+  types = {"evaluation": (standard_artifacts.ModelEvaluation, "Evaluator"),
+           "blessing": (standard_artifacts.ModelBlessing, "Evaluator"), "model": (standard_artifacts.Model, "Trainer"),
+           "infra": (standard_artifacts.InfraBlessing, "InfraValidator"), "card": (ModelCard, "ModelCardGenerator"),
+           "pushed": (standard_artifacts.PushedModel, "Pusher")}
+  outputs = {}
+  for role, (artifact_type, producer) in types.items():
+    found = summary_lib.latest_output(config.metadata_path, artifact_type, producer)
+    metadata = {k: v.string_value or float(v.int_value) for k, v in found.custom_properties.items()}
+    outputs[container_run.TABLE_OUTPUTS[role]] = [{"uri": found.uri, "metadata": metadata}]
+  args = container_run.summary_args(outputs, config.name, 66)
+  assert args[:3] == ["python", "-m", "pipeline.summary"]
+  assert summary_lib.main([*args[3:], "--json", str(tmp_path / "run.json")]) == 0
+  table = summary_lib.RunSummary(**{**summary, "wall_seconds": 66}).table()
+  assert capsys.readouterr().out.strip() == table.strip()
+  from_artifacts = json.loads((tmp_path / "run.json").read_text())
+  for field in ("metrics", "blessed", "pushed_to", "infra_validation", "model_card", "model", "serving_model"):
+    assert from_artifacts[field] == summary[field], field
+
+
 def test_the_model_card_is_pushed_with_the_model_and_names_its_mistakes(sample_run):
   config, summary = sample_run
   card_dir = pathlib.Path(summary["pushed_to"]) / card_artifact.PUSHED_CARD_DIR

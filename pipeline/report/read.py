@@ -11,7 +11,6 @@ from typing import Optional
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
@@ -51,8 +50,8 @@ def _latest_execution_property(store, node: str, name: str) -> str:
 def read_run(metadata_path: str) -> dict:
   """The latest run's artifacts (by role), the ExampleGen's input and the curated schema
   file ("" when SchemaGen inferred the schema), from ML Metadata."""
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(metadata_path)) as m:
-    found = {name: summary_lib.latest_artifact(m.store, t, producer) for name, t, producer in (
+  with summary_lib.metadata_store(metadata_path) as store:
+    found = {name: summary_lib.latest_artifact(store, t, producer) for name, t, producer in (
         ("examples", standard_artifacts.Examples, "ExampleGen/examples"),
         ("statistics", standard_artifacts.ExampleStatistics, "StatisticsGen"),
         ("anomalies", standard_artifacts.ExampleAnomalies, "ExampleValidator"),
@@ -60,10 +59,10 @@ def read_run(metadata_path: str) -> dict:
         ("evaluation", standard_artifacts.ModelEvaluation, "Evaluator"),
         ("pushed", standard_artifacts.PushedModel, "Pusher"),
         ("model_card", card_artifact.ModelCard, ""))}
-    input_base = _latest_execution_property(m.store, "ExampleGen", "input_base")
-    schema = summary_lib.latest_artifact(m.store, standard_artifacts.Schema, "SchemaGen")  # not Transform's
+    input_base = _latest_execution_property(store, "ExampleGen", "input_base")
+    schema = summary_lib.latest_artifact(store, standard_artifacts.Schema, "SchemaGen")  # not Transform's
     curated = bool(schema) and "/CuratedSchemaGen/" in schema.uri
-    schema_file = _latest_execution_property(m.store, "CuratedSchemaGen", "schema_file") if curated else ""
+    schema_file = _latest_execution_property(store, "CuratedSchemaGen", "schema_file") if curated else ""
   if found["evaluation"] is None:
     raise RuntimeError(f"{metadata_path}: no evaluation recorded yet; run the pipeline first (make run)")
   card = found["model_card"]
