@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 
-from models import features
 from pipeline import summary
 
 
@@ -27,16 +26,9 @@ def _preprocess(text: str) -> str:
 
 def read_split(examples_uri: str, split: str) -> tuple[list, list]:
   """(texts, first label of each) of one split of an ExampleGen Examples artifact."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  files = tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*")
-  spec = {features.DEFAULT_TEXT_KEY: tf.io.FixedLenFeature([], tf.string),
-          features.DEFAULT_LABEL_KEY: tf.io.VarLenFeature(tf.string)}
-  texts, labels = [], []
-  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-    example = tf.io.parse_single_example(record, spec)
-    texts.append(example[features.DEFAULT_TEXT_KEY].numpy().decode("utf-8"))
-    labels.append(example[features.DEFAULT_LABEL_KEY].values[0].numpy().decode("utf-8"))
-  return texts, labels
+  from components.text_example_gen import written  # pylint: disable=import-outside-toplevel
+  rows = list(written.split_rows(examples_uri, split))
+  return [text for text, _ in rows], [labels[0] for _, labels in rows]
 
 
 def latest_examples_uri(metadata_path: str) -> str:

@@ -37,6 +37,7 @@ with native_stderr_silenced(QUIET):
   from tfx.utils import io_utils  # noqa: E402
 
   from components.errors import InputDataError  # noqa: E402
+  from components.text_example_gen import written  # noqa: E402
   from models import features  # noqa: E402
   from models import predictions  # noqa: E402
   from models import task as task_lib  # noqa: E402
@@ -122,14 +123,6 @@ def logged(log_dir: str, task: task_lib.Task, thresholds: dict) -> Iterator[tupl
       yield text, _decided(probabilities[i], None if decisions is None else decisions[i], task, thresholds)
 
 
-def _split_rows(examples_uri: str, split: str) -> Iterator[tuple[str, list[str]]]:
-  files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
-  for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
-    feature = tf.train.Example.FromString(record).features.feature
-    yield (feature[features.DEFAULT_TEXT_KEY].bytes_list.value[0].decode(),
-           [v.decode() for v in feature[features.DEFAULT_LABEL_KEY].bytes_list.value])
-
-
 def _statistics(rows: Iterable[tuple[str, list[str]]], vocabulary: set, path: str):
   count = 0
   with tf.io.TFRecordWriter(path + ".tfrecord") as writer:
@@ -164,9 +157,9 @@ def compare(config: PipelineConfig, log_dir: str, out_dir: str) -> dict:
     raise InputDataError(f"pipeline {config.name!r} has no blessed model and examples to compare traffic with")
   task = summary.model_task(model_uri)
   thresholds = predictions.thresholds(os.path.join(model_uri, "Format-Serving"))
-  vocabulary = {w for text, _ in _split_rows(examples.uri, "train") for w in words(text)}
+  vocabulary = {w for text, _ in written.split_rows(examples.uri, "train") for w in words(text)}
   os.makedirs(out_dir, exist_ok=True)
-  reference, reference_rows = _statistics(_split_rows(examples.uri, "eval"), vocabulary,
+  reference, reference_rows = _statistics(written.split_rows(examples.uri, "eval"), vocabulary,
                                           os.path.join(out_dir, "reference_stats.pb"))
   live, live_rows = _statistics(logged(log_dir, task, thresholds), vocabulary, os.path.join(out_dir, "live_stats.pb"))
   if not live_rows:

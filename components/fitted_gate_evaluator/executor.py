@@ -9,7 +9,6 @@ with the evaluation, as TFX always does) and FLOORS_FILE beside it record what w
 import json
 import os
 
-import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_model_analysis.proto import config_pb2
 from tfx.components.evaluator import executor as evaluator_executor
@@ -19,6 +18,7 @@ from tfx.utils import io_utils
 from tfx.utils import json_utils
 
 from components.fitted_gate_evaluator import floors as floors_lib
+from components.text_example_gen import written
 from models import features
 from models import task as task_lib
 
@@ -30,14 +30,8 @@ ACCURACY_CLASSES = ("BinaryAccuracy", "SparseCategoricalAccuracy", "SubsetAccura
 def read_label_sets(examples, splits) -> list:
   """Each example's raw labels (a tuple of strings) in the given splits of ExampleGen's
   output (`examples`: the Examples artifact list)."""
-  label_sets = []
-  for split in splits:
-    files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri(examples, split), "*"))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-      example = tf.train.Example.FromString(record.numpy())
-      values = example.features.feature[features.DEFAULT_LABEL_KEY].bytes_list.value
-      label_sets.append(tuple(v.decode("utf-8") for v in values))
-  return label_sets
+  uri = artifact_utils.get_single_uri(examples)
+  return [labels for split in splits for _, labels in written.split_rows(uri, split)]
 
 
 def fit(eval_config: config_pb2.EvalConfig, task: task_lib.Task, label_sets: list) -> tuple:

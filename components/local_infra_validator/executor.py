@@ -22,6 +22,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components.text_example_gen import written
 from models import features
 from serving.clients.common import ServingClientError, text_example
 from serving.clients.grpc_client import GrpcClient
@@ -46,18 +47,12 @@ class Executor(base_executor.BaseExecutor):
     examples = artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY])
     blessing = artifact_utils.get_single_instance(output_dict[specs.BLESSING_KEY])
     settings = {k: exec_properties.get(k) or v for k, v in DEFAULTS.items()}
-    serialized = read_examples(artifact_utils.get_split_uri([examples], settings[SPLIT_KEY]),
-                               settings[NUM_EXAMPLES_KEY])
+    serialized = list(written.split_records(examples.uri, settings[SPLIT_KEY], settings[NUM_EXAMPLES_KEY]))
     report = validate(path_utils.serving_model_path(model.uri), serialized, settings[MAX_LOADING_SECONDS_KEY])
     report["examples"] = f"{len(serialized)} {settings[SPLIT_KEY]}-split examples"
     io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2))
     io_utils.write_string_file(os.path.join(blessing.uri, BLESSED_FILE if report["blessed"] else NOT_BLESSED_FILE), "")
     blessing.set_int_custom_property(BLESSED_PROPERTY, int(report["blessed"]))
-
-
-def read_examples(split_uri: str, count: int) -> list[bytes]:
-  files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*")))
-  return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
 
 
 def _texts(serialized: list[bytes]) -> list[str]:
