@@ -10,6 +10,7 @@ spec/image mismatch (a module path, a package, a placeholder) fails here.
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -45,12 +46,13 @@ def first_run(tmp_path_factory, engine):
   lifecycle hook), run once on the bundled sample: it must push a blessed model."""
   tmp = tmp_path_factory.mktemp("kfp")
   spec = compile_spec(tmp)
-  outputs = container_run.LocalBackend(spec, [str(SAMPLE), str(tmp / "root")], engine).run()
-  return tmp, spec, outputs
+  lines = []
+  outputs = container_run.LocalBackend(spec, [str(SAMPLE), str(tmp / "root")], engine, log=lines.append).run()
+  return tmp, spec, outputs, lines
 
 
 def test_first_run_blesses_and_pushes(first_run):
-  tmp, _, outputs = first_run
+  tmp, _, outputs, _ = first_run
   assert outputs[("latest_blessed_model_resolver-model-resolver", "model")] == []  # no baseline yet
   assert outputs[("Evaluator", "blessing")][0]["metadata"].get("blessed") == 1, outputs[("Evaluator", "blessing")]
   pushed = tmp / "root" / "serving" / "imdb_sentiment"
@@ -58,8 +60,19 @@ def test_first_run_blesses_and_pushes(first_run):
   assert len(versions) == 1 and (versions[0] / "saved_model.pb").exists(), list(pushed.iterdir())
 
 
+def test_the_run_ends_with_its_table(first_run):
+  """As `make run` does: the verdict, the metrics against their floors, where it pushed."""
+  tmp, _, _, lines = first_run
+  table = lines[-1]
+  assert table.startswith("[kfp-local] the run:"), lines[-3:]
+  assert re.search(r"blessed +yes", table) and re.search(r"test binary accuracy +0\.\d+ +floor", table), table
+  [pushed] = [p for p in (tmp / "root" / "serving" / "imdb_sentiment").iterdir() if p.name.isdigit()]
+  assert re.search(rf"pushed to +{re.escape(str(pushed))}", table), table
+  assert re.search(r"infra validation +passed", table) and "model_card.html" in table, table
+
+
 def test_second_run_judges_against_the_first_runs_model(first_run, engine):
-  tmp, spec, first = first_run
+  tmp, spec, first, _ = first_run
   second = container_run.LocalBackend(spec, [str(SAMPLE), str(tmp / "root")], engine).run()
   first_model = first[("Trainer", "model")][0]
   assert [a["uri"] for a in second[("latest_blessed_model_resolver-model-resolver", "model")]] == [first_model["uri"]]
@@ -71,7 +84,7 @@ def test_open_source_backend_spec_with_the_baseline_imported(first_run, engine):
   """The open-source backend refuses resolver nodes and skips lifecycle hooks; the spec
   compiled with --baseline MODEL_URI (an importer node) runs there and is judged against
   that model."""
-  tmp, spec, first = first_run
+  tmp, spec, first, _ = first_run
   with pytest.raises(container_run.SpecError, match="rejects resolver nodes"):
     container_run.LocalBackend(spec, [], engine, backend=container_run.KFP_OSS).plan()
   first_model = first[("Trainer", "model")][0]
