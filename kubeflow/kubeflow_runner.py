@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from tfx import v1 as tfx
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.errors import InputDataError
 from models import task as task_lib
@@ -60,8 +60,8 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
   definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline,
                                               hyperparameters=hyperparameters)
-  runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=os.path.dirname(os.path.abspath(output_file)),
       output_filename=os.path.basename(output_file))
   runner.run(definition, write_out=True)

@@ -23,7 +23,7 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  registers the tokenizer ops the embedding uses
 import tensorflow_transform as tft
 import tf_keras as keras
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from models import features
@@ -169,7 +169,7 @@ def eval_predictions(model, evaluation, task: task_lib.Task) -> tuple[np.ndarray
   return np.concatenate(labels), np.concatenate(probabilities)
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
   """TFX Trainer entry point. Settings: the pipeline's ModelConfig, overridden by the
   Tuner's best hyperparameters where the Trainer received them (this run's Tuner, or the
   last one of this pipeline: pipeline/pipeline.py)."""

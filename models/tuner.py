@@ -29,7 +29,8 @@ from typing import Optional
 
 import keras_tuner
 import numpy as np
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
 
 from models import model as model_lib
 from models import task as task_lib
@@ -269,7 +270,7 @@ def eval_score(labels, probabilities, task: task_lib.Task) -> float:
   return float(np.mean(thresholds_lib.f1_per_label(labels, (probabilities >= thresholds).astype(float))))
 
 
-def tuner_fn(fn_args: tfx.components.FnArgs):
+def tuner_fn(fn_args: FnArgs):
   """TFX Tuner entry point."""
   custom = fn_args.custom_config or {}
   base = model_lib.ModelConfig.from_dict(custom.get(trainer_lib.MODEL_CONFIG_KEY, {}))
@@ -277,4 +278,4 @@ def tuner_fn(fn_args: tfx.components.FnArgs):
   budget = float(custom.get(TUNE_CONFIG_KEY, {}).get("budget_minutes", 30.0)) * 60
   oracle = BudgetOracle(portfolio(base, task), budget, OBJECTIVE[task.kind], fixed=base.fixed)
   # verbose 0: keras-tuner's own per-trial tables stay out of the terminal ("[tuner]" lines say it).
-  return tfx.components.TunerFnResult(tuner=BudgetTuner(oracle, fn_args, base, task), fit_kwargs={"verbose": 0})
+  return TunerFnResult(tuner=BudgetTuner(oracle, fn_args, base, task), fit_kwargs={"verbose": 0})

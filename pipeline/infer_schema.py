@@ -21,7 +21,10 @@ import sys
 import tempfile
 
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx import v1 as tfx
+from tfx.components import SchemaGen, StatisticsGen
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.utils import io_utils
 
 from models import features
@@ -41,13 +44,13 @@ def infer(dataset: inputs.Dataset, task: task_lib.Task, out_path: str) -> str:
   with tempfile.TemporaryDirectory() as work:
     config = PipelineConfig(name="infer-schema", output_dir=work, infer_schema=True)
     example_gen = pipeline_def.make_example_gen(config, dataset, task)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+    LocalDagRunner().run(tfx_pipeline.Pipeline(
         pipeline_name=config.name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen],
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(config.metadata_path),
         beam_pipeline_args=config.beam_pipeline_args()))
     schema_dir = os.path.join(config.pipeline_root, "SchemaGen", "schema")
     produced = os.path.join(schema_dir, sorted(os.listdir(schema_dir))[-1], "schema.pbtxt")

@@ -11,8 +11,15 @@ decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data
 import dataclasses
 from typing import Optional, Sequence
 
-from tfx import v1 as tfx
+from tfx.components import (BulkInferrer, ExampleValidator, InfraValidator, SchemaGen, StatisticsGen, Trainer,
+                            Transform)
 from tfx.dsl.components.common import importer
+from tfx.dsl.components.common import resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import bulk_inferrer_pb2, example_gen_pb2, infra_validator_pb2, pusher_pb2, trainer_pb2, transform_pb2
+from tfx.types import channel
+from tfx.types import standard_artifacts
 
 from components.anomalies_gate.component import AnomaliesGate
 from components.budget_tuner.component import BudgetTuner
@@ -58,8 +65,8 @@ LATEST_TUNED = "latest-tuned"
 NO_HYPERPARAMETERS = "none"
 
 
-def _split(name: str, buckets: int) -> tfx.proto.SplitConfig.Split:
-  return tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets)
+def _split(name: str, buckets: int) -> example_gen_pb2.SplitConfig.Split:
+  return example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
 
 
 def make_infra_validator(kind: str, model, examples):
@@ -72,14 +79,14 @@ def make_infra_validator(kind: str, model, examples):
     return LocalInfraValidator(model=model, examples=examples, num_examples=INFRA_EXAMPLES,
                                split=TEST).with_id(INFRA_VALIDATOR_ID)
   if kind == TF_SERVING:
-    return tfx.components.InfraValidator(
+    return InfraValidator(
         model=model, examples=examples,
-        serving_spec=tfx.proto.ServingSpec(
-            tensorflow_serving=tfx.proto.TensorFlowServing(tags=[TF_SERVING_TAG]),
-            local_docker=tfx.proto.LocalDockerConfig()),
-        validation_spec=tfx.proto.ValidationSpec(max_loading_time_seconds=300, num_tries=2),
-        request_spec=tfx.proto.RequestSpec(
-            tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(
+        serving_spec=infra_validator_pb2.ServingSpec(
+            tensorflow_serving=infra_validator_pb2.TensorFlowServing(tags=[TF_SERVING_TAG]),
+            local_docker=infra_validator_pb2.LocalDockerConfig()),
+        validation_spec=infra_validator_pb2.ValidationSpec(max_loading_time_seconds=300, num_tries=2),
+        request_spec=infra_validator_pb2.RequestSpec(
+            tensorflow_serving=infra_validator_pb2.TensorFlowServingRequestSpec(
                 signature_names=[features.SERVING_EXAMPLES_SIGNATURE]),
             split_name=TEST, num_examples=INFRA_EXAMPLES)).with_id(INFRA_VALIDATOR_ID)
   return None
@@ -89,17 +96,17 @@ def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Ta
   """Honours the splits the data has; carves the missing ones by hash of the text:
   one pool -> train/eval/test (8/1/1); train + test -> eval from train (1 in 10);
   train + eval -> test from train (1 in 10)."""
-  input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name=split, pattern=pattern)
+  input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=split, pattern=pattern)
                                          for split, pattern in dataset.patterns])
   output_config, holdout = None, None
   partition = features.DEFAULT_TEXT_KEY
   if dataset.splits == (TRAIN,):
     train, eval_, test = config.data.pool_buckets
-    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+    output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
         splits=[_split(TRAIN, train), _split(EVAL, eval_), _split(TEST, test)], partition_feature_name=partition))
   elif set(dataset.splits) != {TRAIN, EVAL, TEST}:
     missing = EVAL if EVAL not in dataset.splits else TEST
-    holdout = tfx.proto.SplitConfig(splits=[_split(TRAIN, config.data.holdout_buckets - 1), _split(missing, 1)],
+    holdout = example_gen_pb2.SplitConfig(splits=[_split(TRAIN, config.data.holdout_buckets - 1), _split(missing, 1)],
                                     partition_feature_name=partition)
   return TextExampleGen(input_base=dataset.input_base, task=task, input_config=input_config,
                         output_config=output_config, holdout=holdout, ignored_folders=dataset.ignored_folders,
@@ -115,26 +122,26 @@ def _earlier_artifact(source: str, latest: str, make_resolver, output_key: str, 
   if source == latest:
     node = make_resolver()
     return node, node.outputs[output_key]
-  node = tfx.dsl.Importer(source_uri=source, artifact_type=artifact_type, reimport=False).with_id(importer_id)
+  node = importer.Importer(source_uri=source, artifact_type=artifact_type, reimport=False).with_id(importer_id)
   return node, node.outputs[importer.IMPORT_RESULT_KEY]
 
 
 def _baseline(baseline: str):
   """The Evaluator's baseline model: the latest blessed one, none, or a given Model URI."""
-  return _earlier_artifact(baseline, LATEST_BLESSED, lambda: tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id(BASELINE_RESOLVER_ID), "model", tfx.types.standard_artifacts.Model, BASELINE_IMPORTER_ID)
+  return _earlier_artifact(baseline, LATEST_BLESSED, lambda: resolver.Resolver(
+      strategy_class=LatestBlessedModelStrategy,
+      model=channel.Channel(type=standard_artifacts.Model),
+      model_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+  ).with_id(BASELINE_RESOLVER_ID), "model", standard_artifacts.Model, BASELINE_IMPORTER_ID)
 
 
 def _reused_hyperparameters(hyperparameters: str):
   """The Trainer's hyperparameters when this run does not tune: the pipeline's latest
   Tuner result (none before the first), none, or a given HyperParameters URI."""
-  return _earlier_artifact(hyperparameters, LATEST_TUNED, lambda: tfx.dsl.Resolver(
+  return _earlier_artifact(hyperparameters, LATEST_TUNED, lambda: resolver.Resolver(
       strategy_class=resolvers.LatestIfAnyStrategy,
-      hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
-  ).with_id(HYPERPARAMETERS_RESOLVER_ID), "hyperparameters", tfx.types.standard_artifacts.HyperParameters,
+      hyperparameters=channel.Channel(type=standard_artifacts.HyperParameters),
+  ).with_id(HYPERPARAMETERS_RESOLVER_ID), "hyperparameters", standard_artifacts.HyperParameters,
       HYPERPARAMETERS_IMPORTER_ID)
 
 
@@ -142,10 +149,10 @@ def _model_card(config: PipelineConfig, task: task_lib.Task, example_gen, statis
                 infra_blessing) -> list:
   """BulkInferrer on the test split (the candidate's predictions, whatever the verdict),
   then the ModelCardGenerator that reads them for its error analysis."""
-  test_inferrer = tfx.components.BulkInferrer(
+  test_inferrer = BulkInferrer(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-      data_spec=tfx.proto.DataSpec(example_splits=[TEST]),
-      model_spec=tfx.proto.ModelSpec(model_signature_name=[features.SERVING_EXAMPLES_SIGNATURE]),
+      data_spec=bulk_inferrer_pb2.DataSpec(example_splits=[TEST]),
+      model_spec=bulk_inferrer_pb2.ModelSpec(model_signature_name=[features.SERVING_EXAMPLES_SIGNATURE]),
   ).with_id(TEST_INFERRER_ID)
   model_card = ModelCardGenerator(
       model=trainer.outputs["model"], statistics=statistics_gen.outputs["statistics"],
@@ -159,7 +166,7 @@ def _model_card(config: PipelineConfig, task: task_lib.Task, example_gen, statis
 def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Task,
                     beam_pipeline_args: Optional[Sequence[str]] = None,
                     metadata_connection_config=None, baseline: str = LATEST_BLESSED,
-                    hyperparameters: str = LATEST_TUNED) -> tfx.dsl.Pipeline:
+                    hyperparameters: str = LATEST_TUNED) -> tfx_pipeline.Pipeline:
   """Wires the components for one data set and task (config.name names the pipeline).
 
   ML Metadata is the orchestrator's: local runs pass SQLite, Kubeflow its own. The
@@ -169,23 +176,23 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   callers have already decided it for the task (ModelConfig.for_task).
   """
   example_gen = make_example_gen(config, dataset, task)
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
   schema = config.curated_schema
   if schema:
     schema_gen = CuratedSchemaGen(schema_file=schema, sources_sha256=config.sources_sha256)
   else:
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=task.kind != task_lib.MULTI_LABEL)
-  example_validator = tfx.components.ExampleValidator(
+  example_validator = ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
   anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                                  data_description=dataset.description)
 
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=example_gen.outputs["examples"],
       schema=schema_gen.outputs["schema"],
       preprocessing_fn=TRANSFORM_FN,
-      splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL]),
+      splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL]),
       custom_config={preprocessing.TASK_CONFIG_KEY: task.to_json()})
   transform.add_upstream_node(anomalies_gate)
 
@@ -193,7 +200,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   # (Transform writes no test split).
   training_inputs = dict(examples=transform.outputs["transformed_examples"],
                          transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
-                         train_args=tfx.proto.TrainArgs(splits=[TRAIN]), eval_args=tfx.proto.EvalArgs(splits=[EVAL]))
+                         train_args=trainer_pb2.TrainArgs(splits=[TRAIN]), eval_args=trainer_pb2.EvalArgs(splits=[EVAL]))
   model_settings = {trainer_module.MODEL_CONFIG_KEY: dataclasses.asdict(config.model),
                     trainer_module.TASK_CONFIG_KEY: task.to_json()}
   if config.tune.enabled:
@@ -205,7 +212,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   else:
     tuning_node, best_hyperparameters = _reused_hyperparameters(hyperparameters)
 
-  trainer = tfx.components.Trainer(run_fn=TRAINER_FN, **training_inputs, hyperparameters=best_hyperparameters,
+  trainer = Trainer(run_fn=TRAINER_FN, **training_inputs, hyperparameters=best_hyperparameters,
                                    custom_config=model_settings)
 
   baseline_node, baseline_model = _baseline(baseline)
@@ -226,11 +233,11 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       model_blessing=evaluator.outputs["blessing"],
       infra_blessing=infra_blessing,
       model_card=card_nodes[-1].outputs["model_card"] if card_nodes else None,
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_model_dir)),
   ).with_id("Pusher")
 
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name=config.name,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,

@@ -1,8 +1,8 @@
 """Resolver strategies the pipeline's wiring uses."""
-from tfx import v1 as tfx
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 
 
-class LatestIfAnyStrategy(tfx.dsl.experimental.LatestArtifactStrategy):
+class LatestIfAnyStrategy(LatestArtifactStrategy):
   """The latest artifact of each channel, or none where there is none yet.
 
   TFX's LatestArtifactStrategy reports an empty channel as an input resolution error

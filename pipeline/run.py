@@ -10,7 +10,9 @@ import sys
 import time
 
 from absl import logging as absl_logging
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from models import task as task_lib
 from models.embeddings import handles
@@ -90,7 +92,7 @@ def prepare(config: PipelineConfig) -> tuple[PipelineConfig, inputs.Dataset, tas
 
 
 def define(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task,
-           beam_pipeline_args=None) -> tfx.dsl.Pipeline:
+           beam_pipeline_args=None) -> tfx_pipeline.Pipeline:
   """The pipeline for prepared inputs, on local SQLite metadata.
 
   Resolving the embedding handle here fails a bad one before any component runs, and
@@ -99,10 +101,10 @@ def define(config: PipelineConfig, dataset: inputs.Dataset, task: task_lib.Task,
   handles.resolve_all(config.model.embedding_handle)
   return pipeline_def.create_pipeline(
       config, dataset, task, beam_pipeline_args,
-      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+      metadata.sqlite_metadata_connection_config(config.metadata_path))
 
 
-def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx.dsl.Pipeline:
+def build(config: PipelineConfig, beam_pipeline_args=None) -> tfx_pipeline.Pipeline:
   """prepare + define: what the tfx CLI's pipeline files run."""
   return define(*prepare(config), beam_pipeline_args)
 
@@ -123,7 +125,7 @@ def _run_prepared(config: PipelineConfig, dataset: inputs.Dataset, task: task_li
         f"({', '.join(task.labels[:8])}{', ...' if len(task.labels) > 8 else ''}); splits in the data: "
         f"{', '.join(dataset.splits)}; schema: {config.curated_schema or 'inferred by SchemaGen'}", flush=True)
   if runner == LOCAL:
-    tfx.orchestration.LocalDagRunner().run(define(config, dataset, task))
+    LocalDagRunner().run(define(config, dataset, task))
   else:
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=import-outside-toplevel
     BeamDagRunner().run(define(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS)))

@@ -162,7 +162,9 @@ def main(argv=None) -> int:
 
 
 def _score(config: PipelineConfig, args) -> int:
-  from tfx import v1 as tfx   # pylint: disable=import-outside-toplevel
+  from tfx.orchestration import metadata   # pylint: disable=import-outside-toplevel
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner   # pylint: disable=import-outside-toplevel
+  from tfx.types import standard_artifacts   # pylint: disable=import-outside-toplevel
   from models import predictions   # pylint: disable=import-outside-toplevel
   from pipeline import evaluation as evaluation_lib   # pylint: disable=import-outside-toplevel
   from pipeline import run_lock, scoring, summary   # pylint: disable=import-outside-toplevel
@@ -177,12 +179,12 @@ def _score(config: PipelineConfig, args) -> int:
   print(f"[score] {args.data} ({'labelled: metrics too' if data.labelled else 'unlabelled'}) with the last "
         f"blessed model of {config.name} ({model_uri})", flush=True)
   with run_lock.held(metadata_path, f"{config.name}-scoring"):
-    tfx.orchestration.LocalDagRunner().run(scoring.create_scoring_pipeline(
+    LocalDagRunner().run(scoring.create_scoring_pipeline(
         f"{config.name}-scoring", os.path.join(score_dir, "pipeline"), data.input_base, data.pattern, task,
-        model_uri, tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
+        model_uri, metadata.sqlite_metadata_connection_config(metadata_path),
         config.beam_pipeline_args()))
-    inference = summary.latest_output(metadata_path, tfx.types.standard_artifacts.InferenceResult)
-    evaluation = (summary.latest_output(metadata_path, tfx.types.standard_artifacts.ModelEvaluation)
+    inference = summary.latest_output(metadata_path, standard_artifacts.InferenceResult)
+    evaluation = (summary.latest_output(metadata_path, standard_artifacts.ModelEvaluation)
                   if data.labelled else None)
   out_path = args.out or os.path.join(score_dir, f"predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv")
   rows = write_predictions(predictions.read(inference.uri, task), task, out_path,

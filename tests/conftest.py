@@ -34,6 +34,7 @@ def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
 SHARED_RUNS = ("two_runs", "blessed_sample")
 
 
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook turns the marks into scopes
 def pytest_collection_modifyitems(items):
   """One xdist group per module (its module-scoped runs happen once), or per shared session
   run; the modules that run the whole pipeline first, so the last to finish is a short one."""

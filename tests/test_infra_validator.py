@@ -5,7 +5,7 @@ import json
 import os
 
 import tensorflow as tf
-from tfx import v1 as tfx
+from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
@@ -83,8 +83,8 @@ def test_a_model_that_answers_otherwise_when_served_is_refused_and_not_pushed(tm
   model_blessing.set_int_custom_property("blessed", 1)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / "pushed")
-  destination = tfx.proto.PushDestination(
-      filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(tmp_path / "serving")))
+  destination = pusher_pb2.PushDestination(
+      filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(tmp_path / "serving")))
   pusher_executor.Executor().Do(
       {specs.MODEL_KEY: [model_artifact], specs.MODEL_BLESSING_KEY: [model_blessing],
        specs.INFRA_BLESSING_KEY: [blessing]},

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from tfx import v1 as tfx
+from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
@@ -30,7 +30,7 @@ def _push(model_uri: str, base: str, out_uri: str, blessed: int = 1) -> standard
   blessing.set_int_custom_property("blessed", blessed)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = out_uri
-  destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(base_directory=base))
+  destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=base))
   executor.Executor().Do(
       {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_BLESSING_KEY: [blessing]},
       {standard_component_specs.PUSHED_MODEL_KEY: [pushed]},

@@ -6,11 +6,11 @@
 Settings come from PipelineConfig, overridable through TFX_TEXT_* variables
 (pipeline/config.py: config_from_env).
 """
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from pipeline import run
 from pipeline.config import config_from_env
 
 if __name__ == "__main__":
   run.configure_logging()
-  tfx.orchestration.LocalDagRunner().run(run.build(config_from_env()))
+  LocalDagRunner().run(run.build(config_from_env()))
