@@ -2,10 +2,11 @@
 # Each builds (or reuses) the environment first; see scripts/env.sh.
 ENV := scripts/env.sh
 PYTEST_ARGS ?=
-# Test modules run on 2 pytest-xdist workers, each module (or the modules that share a run)
-# whole on one worker (tests/conftest.py); TEST_WORKERS=0 runs them in this process.
+# Test modules run on 2 pytest-xdist workers, each module whole on one worker (its
+# module-scoped pipeline runs happen once), the slow ones first (tests/conftest.py);
+# TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= 2
-XDIST = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup setup-test run run-beam run-portable score drift report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
 

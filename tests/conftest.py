@@ -29,18 +29,9 @@ def make_aclimdb(root: pathlib.Path, per_class: dict) -> pathlib.Path:
   return root
 
 
-# Session fixtures that run the pipeline: under pytest-xdist (make test: -n 2 --dist
-# loadgroup) the modules that share one run on the same worker, so it runs once.
-SHARED_RUNS = ("two_runs", "blessed_sample")
-
-
-@pytest.hookimpl(tryfirst=True)   # before xdist's own hook turns the marks into scopes
 def pytest_collection_modifyitems(items):
-  """One xdist group per module (its module-scoped runs happen once), or per shared session
-  run; the modules that run the whole pipeline first, so the last to finish is a short one."""
-  for item in items:
-    shared = next((name for name in SHARED_RUNS if name in item.fixturenames), None)
-    item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
+  """The modules that run the whole pipeline first, so that under pytest-xdist (make test:
+  -n 2 --dist loadfile, a module whole on one worker) the last to finish is a short one."""
   slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
   items.sort(key=lambda item: item.module.__name__ not in slow_modules)   # stable: each module stays whole
 

@@ -1,18 +1,25 @@
 """The Evaluator as the gate to production: a model worse than the last blessed one is
 not blessed and not pushed, and the run says which metric failed and why; then the
-evaluation as people look at it (TFMA's loader, the HTML report in headless Chromium)."""
+evaluation as people look at it (TFMA's loader, the HTML report in headless Chromium, the
+evaluation dashboard notebook executed headless by nbconvert's ExecutePreprocessor in a
+real IPython kernel)."""
 import pathlib
 import re
 import shutil
 import subprocess
 
+import nbformat
 import pytest
 import tensorflow_model_analysis as tfma
+from nbconvert.preprocessors import ExecutePreprocessor
 
 from pipeline import report
+from pipeline.config import REPO_ROOT
 from tests.conftest import pushed_versions, serving_files
 
 pytestmark = pytest.mark.slow
+NOTEBOOK = REPO_ROOT / "docs" / "evaluation_dashboard.ipynb"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def test_a_worse_model_is_not_blessed_and_not_pushed(two_runs):
@@ -85,3 +92,23 @@ def test_html_report_renders_in_headless_chromium(two_runs, tmp_path, artifacts)
   taken = _chromium(f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,3000",
                     f"--screenshot={shot}", page.as_uri())
   assert taken.returncode == 0 and shot.stat().st_size > 20_000, taken.stderr[-2000:]
+
+
+def test_dashboard_notebook_executes_on_a_run_with_a_baseline(two_runs, monkeypatch, artifacts):
+  config, _, worse, _ = two_runs
+  monkeypatch.setenv("TFX_TEXT_OUTPUT_DIR", config.output_dir)  # the kernel inherits it
+  monkeypatch.setenv("TFX_TEXT_NAME", config.name)
+  notebook = nbformat.read(NOTEBOOK, as_version=4)
+  ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(
+      notebook, {"metadata": {"path": str(REPO_ROOT)}})  # raises CellExecutionError on any error
+  outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+  text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+  assert worse.evaluation_uri in text and "baseline: baseline" in text
+  assert re.search(r"blessed +no", text)
+  widgets = [o for o in outputs if WIDGET in o.get("data", {})]
+  assert len(widgets) >= 5  # three slicing views, the plots, the baseline's slicing view
+  html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+  assert "facets-overview" in html  # TFDV's statistics view
+  assert "change" in html            # the candidate/baseline table
+  out = artifacts / "evaluation_dashboard.executed.ipynb"
+  nbformat.write(notebook, out)
