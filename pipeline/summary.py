@@ -161,7 +161,7 @@ def infra_result(blessing) -> dict:
   """The InfraValidator's report (components/local_infra_validator), or its verdict alone."""
   if blessing is None:
     return {}
-  return infra_report(blessing.uri, blessing.get_int_custom_property(infra_validator.BLESSED_PROPERTY) == 1)
+  return infra_report(blessing.uri, blessing.custom_properties[infra_validator.BLESSED_PROPERTY].int_value == 1)
 
 
 def infra_report(blessing_uri: str, blessed: bool) -> dict:
