@@ -157,14 +157,9 @@ class RunSummary:
             f"scripts/env.sh run python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
 
 
-def infra_result(blessing) -> dict:
-  """The InfraValidator's report (components/local_infra_validator), or its verdict alone."""
-  if blessing is None:
-    return {}
-  return infra_report(blessing.uri, blessing.custom_properties[infra_validator.BLESSED_PROPERTY].int_value == 1)
-
-
 def infra_report(blessing_uri: str, blessed: bool) -> dict:
+  """The InfraValidator's report (components/local_infra_validator), or its verdict alone
+  (TFX's InfraValidator writes none)."""
   report = os.path.join(blessing_uri, infra_validator.REPORT_FILE)
   if os.path.exists(report):
     return json.loads(io_utils.read_string_file(report))
@@ -376,7 +371,10 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
   push_dir = None
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value
-  return from_evaluation(evaluation.uri, task, blessed, infra_validation=infra_result(infra_blessing),
+  infra = (infra_report(infra_blessing.uri,
+                        infra_blessing.custom_properties[infra_validator.BLESSED_PROPERTY].int_value == 1)
+           if infra_blessing is not None else {})
+  return from_evaluation(evaluation.uri, task, blessed, infra_validation=infra,
                          pushed_to=push_dir, model=model_settings(model.uri) if model else {}, tuning=tuning,
                          model_card=model_card_path(push_dir, card.uri if card else None))
 

@@ -47,7 +47,8 @@ class Executor(base_executor.BaseExecutor):
     result = summary_lib.from_evaluation(
         single[EVALUATION_KEY].uri, task, blessed, pushed_to=None, pipeline_name=exec_properties[PIPELINE_NAME_KEY],
         model=summary_lib.model_settings(single[MODEL_KEY].uri),
-        infra_validation=summary_lib.infra_result(infra[0] if infra else None))
+        infra_validation=summary_lib.infra_report(infra[0].uri, infra[0].get_int_custom_property("blessed") == 1)
+        if infra else {})
     lineage = {"model": single[MODEL_KEY].uri, "evaluation": single[EVALUATION_KEY].uri,
                "statistics": single[STATISTICS_KEY].uri, "predictions on the test split": single[INFERENCE_KEY].uri}
     context = model_card.context(exec_properties[PIPELINE_NAME_KEY], result, single[STATISTICS_KEY].uri, errors,
