@@ -9,4 +9,7 @@ PUSHED_CARD_DIR = "assets.extra/model_card"   # where the Pusher puts the card i
 
 class ModelCard(artifact.Artifact):
   """A model card (Markdown and HTML) and the error analysis behind it."""
-  TYPE_NAME = "text_pipeline.ModelCard"   # <namespace>.<Name>: what the Kubeflow v2 compiler accepts
+  # <namespace>.<Name>, one dot: what the Kubeflow v2 compiler accepts. A Kubeflow task's
+  # entrypoint imports a custom type by that title as a class path, so text_pipeline.py
+  # (at the checkout's root, in the image's path) re-exports this class.
+  TYPE_NAME = "text_pipeline.ModelCard"
