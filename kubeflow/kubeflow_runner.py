@@ -20,7 +20,7 @@ from models import task as task_lib
 from pipeline import inputs
 from pipeline import pipeline as pipeline_def
 from pipeline import sources
-from pipeline.config import MULTI_PROCESS_BEAM_ARGS, REPO_ROOT, DataConfig, PipelineConfig
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS, PIPELINE_IMAGE, REPO_ROOT, DataConfig, PipelineConfig, with_workers_image
 
 IMAGE_REPO_ROOT = "/pipeline"  # where kubeflow/Dockerfile copies the repository
 DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imdb_sentiment_pipeline.json")
@@ -54,11 +54,12 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
   config = PipelineConfig(name=name, output_dir=root,
                           data=DataConfig(path=data, task=kind, **column_options),
                           schema_path=in_image, intended_use=intended_use,
-                          sources_sha256=sources.sources_sha256(local_schema), beam_args=tuple(beam_args))
+                          sources_sha256=sources.sources_sha256(local_schema),
+                          beam_args=tuple(with_workers_image(beam_args, image)) if beam_args else ())
   config = config.replace(model=config.model.for_task(task))
   dataset = inputs.Dataset(input_base=data, patterns=tuple(tuple(s.split("=", 1)) for s in splits),
                            description=data, name=name, ignored_folders=config.data.ignored_folders)
-  definition = pipeline_def.create_pipeline(config, dataset, task, list(MULTI_PROCESS_BEAM_ARGS), baseline=baseline,
+  definition = pipeline_def.create_pipeline(config, dataset, task, with_workers_image(MULTI_PROCESS_BEAM_ARGS, image), baseline=baseline,
                                               hyperparameters=hyperparameters)
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
@@ -70,7 +71,7 @@ def compile_pipeline(image: str, data: str, root: str, output_file: str, name: s
 
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--image", default="tfx-text-pipeline:latest")
+  p.add_argument("--image", default=PIPELINE_IMAGE)
   p.add_argument("--data", default="/data/aclImdb", help="the data folder as the containers see it")
   p.add_argument("--split", action="append", default=None,
                  help="SPLIT=GLOB under --data, repeatable (default: aclImdb's train/*/*.txt and test/*/*.txt); "

@@ -16,9 +16,10 @@ import subprocess
 import pytest
 
 from kubeflow import container_run
+from pipeline.config import PIPELINE_IMAGE
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-IMAGE = os.environ.get("IMAGE", "tfx-text-pipeline:latest")
+IMAGE = os.environ.get("IMAGE", PIPELINE_IMAGE)
 SAMPLE = REPO / "data" / "imdb-sentiment"
 
 

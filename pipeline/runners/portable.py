@@ -22,10 +22,10 @@ from typing import Iterator, Sequence
 
 import portpicker
 
+from pipeline.config import PIPELINE_IMAGE
 from serving.local_server.launch import stop_process
 
 HOST, PODMAN = "host", "podman"
-DEFAULT_IMAGE = "tfx-text-pipeline:latest"
 START_SECONDS = 180     # a service or pool that is not listening by then has failed
 
 
@@ -35,7 +35,7 @@ def portable_beam_args(job_port: int, worker_port: int) -> list[str]:
           f"--environment_config=localhost:{worker_port}"]
 
 
-def worker_pool_command(kind: str, port: int, image: str = DEFAULT_IMAGE, shared_dirs: Sequence[str] = ()) -> list:
+def worker_pool_command(kind: str, port: int, image: str = PIPELINE_IMAGE, shared_dirs: Sequence[str] = ()) -> list:
   """The worker pool, on this host or in the pipeline image. In the image, the folders the
   steps read and write (data, outputs, the module cache) are mounted at the same paths."""
   pool = ["python", "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
@@ -66,7 +66,7 @@ def _serving(command: list, port: int, log_path: str, what: str) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def portable_services(log_dir: str, worker_pool: str = HOST, image: str = DEFAULT_IMAGE,
+def portable_services(log_dir: str, worker_pool: str = HOST, image: str = PIPELINE_IMAGE,
                       shared_dirs: Sequence[str] = ()) -> Iterator[list[str]]:
   """A job service and a worker pool, as separate processes; yields the Beam options."""
   os.makedirs(log_dir, exist_ok=True)
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(prog="python -m pipeline.runners.portable", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--worker-pool", choices=[HOST, PODMAN], default=HOST)
-  p.add_argument("--image", default=DEFAULT_IMAGE, help="the pipeline image, for --worker-pool podman")
+  p.add_argument("--image", default=PIPELINE_IMAGE, help="the pipeline image, for --worker-pool podman")
   p.add_argument("run_args", nargs="*", help="make run's flags (after --)")
   args = p.parse_args(argv)
   from pipeline import cli  # pylint: disable=import-outside-toplevel  (imports TFX)
