@@ -260,9 +260,7 @@ class LocalBackend:
       return
     image = self.image or next(e["container"]["image"] for e in self.spec["deploymentSpec"]["executors"].values()
                                if "container" in e)
-    volumes = list(itertools.chain.from_iterable(("-v", f"{m}:{m}") for m in self.mounts))
-    done = subprocess.run([*self.engine, "run", "--rm", "--network", "none", *volumes, image, *args],
-                          capture_output=True, text=True)
+    done = subprocess.run(self._container_command(image, args), capture_output=True, text=True)
     table = done.stdout.strip() if done.returncode == 0 else f"(no table: pipeline.summary exited {done.returncode})\n" \
         + "".join(done.stderr.splitlines(keepends=True)[-10:])
     self.log(f"[kfp-local] the run:\n{table}")
@@ -327,15 +325,19 @@ class LocalBackend:
       self._record(name, key, artifacts[0])
 
   # --- helpers -------------------------------------------------------------------
+  def _container_command(self, image: str, argv: list) -> list:
+    """argv in a fresh container of image, with no network and the mounted folders at their own paths."""
+    volumes = list(itertools.chain.from_iterable(("-v", f"{m}:{m}") for m in self.mounts))
+    return [*self.engine, "run", "--rm", "--network", "none", *volumes, image, *argv]
+
   def _exec(self, name, role, container, command, args, executor_input, task_root):
     payload = json.dumps(executor_input)
     argv = [payload if a == _PLACEHOLDER else a for a in [*command, *args]]
     leftover = [a for a in argv if "{{$" in a]
     if leftover:
       raise SpecError(f"task {name}: placeholders this runner does not fill: {leftover}")
-    volumes = list(itertools.chain.from_iterable(("-v", f"{m}:{m}") for m in self.mounts))
     image = self.image or container["image"]
-    cmd = [*self.engine, "run", "--rm", "--network", "none", *volumes, image, *argv]
+    cmd = self._container_command(image, argv)
     log_path = task_root / f"{role}.log"
     with open(log_path, "w") as log:
       log.write(shlex.join(cmd[:cmd.index(image) + 1]) + " ...\n")

@@ -14,6 +14,7 @@ from typing import Optional
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
 from ml_metadata.proto import metadata_store_pb2
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
@@ -269,7 +270,7 @@ def model_names(uri: str) -> tuple[str, Optional[str]]:
 def last_blessed_model_uri(store) -> Optional[str]:
   """The model the newest positive ModelBlessing blessed (what the Resolver will pick)."""
   blessings = [b for b in store.get_artifacts_by_type(standard_artifacts.ModelBlessing.TYPE_NAME)
-               if b.custom_properties["blessed"].int_value == 1]
+               if b.custom_properties[evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY].int_value == 1]
   if not blessings:
     return None
   model_id = max(blessings, key=lambda b: b.id).custom_properties["current_model_id"].int_value
@@ -367,7 +368,8 @@ def read(metadata_path: str, task: Optional[task_lib.Task] = None) -> RunSummary
       card = None
   if evaluation is None or task is None:
     raise RuntimeError(f"{metadata_path}: no model evaluation recorded")
-  blessed = bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
+  blessed = bool(blessing and
+                 blessing.custom_properties[evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY].int_value == 1)
   push_dir = None
   if pushed and pushed.custom_properties["pushed"].int_value == 1:
     push_dir = pushed.custom_properties["pushed_destination"].string_value

@@ -4,11 +4,13 @@ import json
 import os
 from typing import Any
 
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components.local_infra_validator import executor as infra_validator
 from components.model_card_generator import artifact
 from components.model_card_generator import error_analysis
 from models import predictions
@@ -43,12 +45,13 @@ class Executor(base_executor.BaseExecutor):
         predictions.read(single[INFERENCE_KEY].uri, task), task,
         exec_properties.get(EXAMPLES_PER_CLASS_KEY) or EXAMPLES_PER_CLASS,
         predictions.thresholds(path_utils.serving_model_path(single[MODEL_KEY].uri)))
-    blessed = single[BLESSING_KEY].get_int_custom_property("blessed") == 1
+    blessed = single[BLESSING_KEY].get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
+    infra_validation = (summary_lib.infra_report(
+        infra[0].uri, infra[0].get_int_custom_property(infra_validator.BLESSED_PROPERTY) == 1) if infra else {})
     result = summary_lib.from_evaluation(
         single[EVALUATION_KEY].uri, task, blessed, pushed_to=None, pipeline_name=exec_properties[PIPELINE_NAME_KEY],
         model=summary_lib.model_settings(single[MODEL_KEY].uri),
-        infra_validation=summary_lib.infra_report(infra[0].uri, infra[0].get_int_custom_property("blessed") == 1)
-        if infra else {})
+        infra_validation=infra_validation)
     lineage = {"model": single[MODEL_KEY].uri, "evaluation": single[EVALUATION_KEY].uri,
                "statistics": single[STATISTICS_KEY].uri, "predictions on the test split": single[INFERENCE_KEY].uri}
     context = model_card.context(exec_properties[PIPELINE_NAME_KEY], result, single[STATISTICS_KEY].uri, errors,
