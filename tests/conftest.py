@@ -36,6 +36,26 @@ def pytest_collection_modifyitems(items):
   items.sort(key=lambda item: item.module.__name__ not in slow_modules)   # stable: each module stays whole
 
 
+# Modules that read one session-scoped run (conftest's blessed_sample): under pytest-xdist
+# one worker takes them all, so the run is made once. Paths as in pytest's node ids.
+SHARED_RUN_MODULES = {module: "blessed_sample" for module in
+                      ("tests/test_score.py", "tests/test_drift.py", "tests/test_portable_runner.py")}
+
+
+def pytest_xdist_make_scheduler(config, log):
+  """xdist's --dist loadfile, with the modules of SHARED_RUN_MODULES as one unit. (xdist's
+  --dist loadgroup would say this with marks, but is inert under pytest 9: it sets
+  item._nodeid, from which pytest 9 no longer derives nodeid.)"""
+  from xdist.scheduler import LoadFileScheduling  # pylint: disable=import-outside-toplevel
+
+  class SharedRunScheduling(LoadFileScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+      module = super()._split_scope(nodeid)
+      return SHARED_RUN_MODULES.get(module, module)
+
+  return SharedRunScheduling(config, log)
+
+
 # Folders of session-scoped fixtures: kept when the module that first asked for them ends.
 _SESSION_FOLDERS: set = set()
 
