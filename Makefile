@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: setup setup-test run run-beam run-portable score drift report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
+.PHONY: setup setup-test run run-beam run-portable worker-pool score drift report notebook serve test test-fast test-tf-serving-compat image test-kubeflow bench bench-full bench-serving bench-soak bench-embeddings bench-tasks bench-tune bench-scale bench-score bench-encoders schema kubeflow lock clean
 
 setup:            ## build or reuse the environment (venv, or Debian 13 userland on glibc < 2.39)
 	$(ENV) setup
@@ -21,6 +21,9 @@ run-beam: setup   ## the same pipeline under BeamDagRunner (2 worker processes)
 
 run-portable: setup ## the same pipeline, every Beam step through Beam's PortableRunner, job service and worker pool (ARGS="--worker-pool podman")
 	$(ENV) run python -m pipeline.runners.portable $(ARGS)
+
+worker-pool:     ## Beam's SDK worker pool in the pipeline image, on this host: PORT=50000 DIRS="data folders" (then run-portable --worker-pool-address)
+	PYTHONPATH=$(CURDIR) python3 -m pipeline.runners.worker_pool --port $(or $(PORT),50000) $(DIRS)
 
 score: setup      ## new texts scored by the latest run's blessed model: ARGS="--data new.csv [--name N] [--out F.jsonl]"
 	$(ENV) run python -m pipeline.score $(ARGS)

@@ -14,6 +14,7 @@ from models import features
 from models import task as task_lib
 from models.embeddings import handles
 from models.model import ModelConfig
+from pipeline.runners.worker_pool import PIPELINE_IMAGE  # `make image`; defined where the host reads it
 
 LAST_RUN_FILE = "last_run.json"   # in the output dir: the latest run's RunSummary
 
@@ -33,7 +34,6 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 IN_PROCESS_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 MULTI_PROCESS_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
-PIPELINE_IMAGE = "tfx-text-pipeline:latest"   # `make image`: TFX, the pinned stack and this project
 # The Beam options by which TFX's BaseBeamExecutor learns where Beam's workers get TFX from.
 BEAM_DEPENDENCY_OPTIONS = ("--extra_package", "--extra_packages", "--setup_file", "--requirements_file",
                            "--worker_harness_container_image", "--sdk_container_image")

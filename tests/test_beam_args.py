@@ -42,7 +42,7 @@ def test_tfx_builds_no_package_of_itself_for_any_runner(tmp_path, monkeypatch):
   monkeypatch.setattr("tempfile.tempdir", None)
   config, _ = cli.parse_config(["run", "--output-dir", str(tmp_path / "out")])
   for args in (config.beam_pipeline_args(), config.beam_pipeline_args(MULTI_PROCESS_BEAM_ARGS),
-               config.replace(beam_args=tuple(portable_beam_args(8099, 50000))).beam_pipeline_args()):
+               config.replace(beam_args=tuple(portable_beam_args(8099, "localhost:50000"))).beam_pipeline_args()):
     assert dependency_utils.make_beam_dependency_flags(args) == args
   assert not glob.glob(os.path.join(tmp_path, "tmp*")), "TFX built its ephemeral sdist"
 

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from kubeflow import container_run
-from pipeline.config import PIPELINE_IMAGE
+from pipeline.runners.worker_pool import PIPELINE_IMAGE
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("IMAGE", PIPELINE_IMAGE)

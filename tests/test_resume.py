@@ -20,7 +20,7 @@ from pipeline import pipeline as pipeline_def
 from pipeline import run
 from pipeline import sources
 from pipeline.config import REPO_ROOT
-from tests.conftest import fast_config, make_aclimdb, pushed_versions
+from tests.conftest import cli_args, fast_config, make_aclimdb, pushed_versions
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +42,8 @@ def latest_run_states(config) -> dict:
     return states
 
 
-def _cli_args(config) -> list:
-  return ["--data", config.data.path, "--output-dir", config.output_dir, "--name", config.name,
-          "--schema", config.schema_path, "--embedding", config.model.embedding_handle,
-          "--epochs", str(config.model.epochs), "--batch-size", str(config.model.batch_size),
-          "--dropout", "0", "--min-accuracy", "0", "--min-auc", "0"]
-
-
 def _kill_once_the_trainer_starts(config) -> list:
-  process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", *_cli_args(config)], cwd=REPO_ROOT,
+  process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", *cli_args(config)], cwd=REPO_ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
   lines = []
   try:
@@ -76,7 +69,7 @@ def killed_then_resumed(tmp_path_factory):
                        schema_path=str(schema))
   _kill_once_the_trainer_starts(config)
   killed = latest_run_states(config)
-  resumed = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", *_cli_args(config), "--resume"],
+  resumed = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", *cli_args(config), "--resume"],
                            cwd=REPO_ROOT, capture_output=True, text=True, check=False)
   assert resumed.returncode == 0, resumed.stdout + resumed.stderr
   return config, killed, resumed.stdout

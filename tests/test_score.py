@@ -33,12 +33,12 @@ def test_labelled_folders_get_the_evaluators_metrics_again(blessed, tmp_path, ca
   out = tmp_path / "scores.csv"
   assert score.main(_args(config, "--data", str(SAMPLE / "test"), "--out", str(out))) == 0
   printed = capsys.readouterr().out
-  assert f"binary accuracy  {result.metrics['binary_accuracy']:.4f}" in printed, printed
-  assert f"auc              {result.metrics['auc']:.4f}" in printed
+  assert f"binary accuracy  {result['metrics']['binary_accuracy']:.4f}" in printed, printed
+  assert f"auc              {result['metrics']['auc']:.4f}" in printed
   rows = list(csv.DictReader(out.open()))
   assert len(rows) == 1000 and {r["predicted"] for r in rows} == {"neg", "pos"}
   right = sum(r["predicted"] == pathlib.Path(r["row_id"]).parent.name for r in rows)
-  assert right / 1000 == pytest.approx(result.metrics["binary_accuracy"], abs=1e-9)
+  assert right / 1000 == pytest.approx(result["metrics"]["binary_accuracy"], abs=1e-9)
   assert all(float(r["p_pos"]) >= 0.5 if r["predicted"] == "pos" else float(r["p_pos"]) < 0.5 for r in rows)
 
 
@@ -55,7 +55,7 @@ def test_unlabelled_json_lines_scored_as_the_pushed_model_answers(blessed, tmp_p
   rows = [json.loads(line) for line in out.read_text().splitlines()]
   assert [r["text"] for r in rows] == texts
   assert [r["row_id"] for r in rows] == [f"{data}, line {i}" for i in (1, 2, 3)]
-  expected = tf.saved_model.load(result.pushed_to).signatures[features.SERVING_TEXT_SIGNATURE](
+  expected = tf.saved_model.load(result["pushed_to"]).signatures[features.SERVING_TEXT_SIGNATURE](
       **{features.TEXT_INPUT: tf.constant(texts)})[features.PROBABILITY_OUTPUT].numpy()
   np.testing.assert_allclose([[r["probabilities"]["neg"], r["probabilities"]["pos"]] for r in rows], expected,
                              atol=1e-5)
