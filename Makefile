@@ -92,7 +92,7 @@ schema: setup     ## draft a curated schema for any data: ARGS="--data DIR --nam
 image:            ## the pipeline image from kubeflow/Dockerfile with podman or docker (BASE=official|userland)
 	scripts/image.sh
 
-test-kubeflow: image ## the compiled Kubeflow spec run task by task in the image (needs podman or docker; not in CI)
+test-kubeflow: image ## the compiled Kubeflow spec run task by task in the image, and the image as Beam's worker pool (needs podman or docker; not in CI)
 	scripts/test_kubeflow.sh $(PYTEST_ARGS)
 
 kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_sentiment_pipeline.json)

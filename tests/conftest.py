@@ -14,7 +14,7 @@ from pipeline.config import NO_INFRA_VALIDATION, DataConfig, GateConfig, Pipelin
 SAMPLE = REPO_ROOT / "data" / "imdb-sentiment"
 
 # Runs on the host, where the container engine is: `make test-kubeflow`.
-collect_ignore = ["test_kubeflow_container.py"]
+collect_ignore = ["test_kubeflow_container.py", "test_worker_pool_container.py"]
 
 POSITIVE = "An absolutely wonderful film: brilliant acting, a moving story and a beautiful score. I loved every minute and would happily watch it again."
 NEGATIVE = "A terrible, boring mess. The acting was awful, the plot made no sense and I wanted my money back. The worst film I have seen in years."

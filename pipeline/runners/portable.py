@@ -48,21 +48,28 @@ def worker_pool_command(kind: str, port: int, image: str = PIPELINE_IMAGE, share
   return worker_pool.in_image_command(port, image, shared_dirs)
 
 
+def _await_listening(address: str, what: str, process=None, log_path: str = "") -> None:
+  """Returns once something listens at host:port; fails if process exits first or by START_SECONDS."""
+  host, port = address.rsplit(":", 1)
+  where = f"; log: {log_path}" if log_path else ""
+  deadline = time.time() + START_SECONDS
+  while True:
+    if process is not None and process.poll() is not None:
+      raise RuntimeError(f"the {what} exited ({process.returncode}) before it listened{where}")
+    with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=1):
+      return
+    if time.time() > deadline:
+      raise RuntimeError(f"no {what} listening at {address} after {START_SECONDS} s{where}")
+    time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def _serving(command: list, port: int, log_path: str, what: str) -> Iterator[None]:
   """Runs a service until the block ends; fails if it is not listening on port in time."""
   with open(log_path, "w") as log:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
   try:
-    deadline = time.time() + START_SECONDS
-    while True:
-      if process.poll() is not None:
-        raise RuntimeError(f"the {what} exited ({process.returncode}) before it listened; log: {log_path}")
-      with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=1):
-        break
-      if time.time() > deadline:
-        raise RuntimeError(f"the {what} did not listen on port {port} within {START_SECONDS} s; log: {log_path}")
-      time.sleep(0.5)
+    _await_listening(f"localhost:{port}", what, process, log_path)
     yield
   finally:
     stop_process(process)
@@ -84,6 +91,8 @@ def portable_services(log_dir: str, pool: str = HOST, image: str = PIPELINE_IMAG
       services.enter_context(_serving(worker_pool_command(pool, worker_port, image, shared_dirs), worker_port,
                                       os.path.join(log_dir, "worker_pool.log"), f"worker pool ({pool})"))
       pool_address = f"localhost:{worker_port}"
+    else:
+      _await_listening(pool_address, "worker pool (make worker-pool)")
     yield portable_beam_args(job_port, pool_address)
 
 
