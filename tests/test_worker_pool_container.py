@@ -47,9 +47,10 @@ def test_the_image_serves_as_beams_sdk_worker_pool(tmp_path):
     pytest.fail(f"no image {IMAGE}: build it first (make image)")
   port, pool_log = _free_port(), tmp_path / "worker_pool.log"
   with open(pool_log, "w") as log:
+    # The folders the workers read or write: the data and the run's outputs.
     pool = subprocess.Popen([sys.executable, "-m", "pipeline.runners.worker_pool", "--port", str(port),
-                             "--image", IMAGE, str(tmp_path)], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
-                            stdout=log, stderr=subprocess.STDOUT)
+                             "--image", IMAGE, str(SAMPLE), str(tmp_path)],
+                            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=subprocess.STDOUT)
   try:
     _in_environment("pipeline.runners.portable", "--worker-pool-address", f"localhost:{port}", "--", "run",
                     "--output-dir", str(tmp_path / "portable"), *SETTINGS)
