@@ -30,7 +30,8 @@ def test_a_clone_in_a_temporary_folder_runs_on_data_outside_it(tmp_path):
   env = dict(os.environ, PYTHONPATH=str(clone))
   done = subprocess.run(
       [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data), "--label-column", "coarse", "--epochs", "1",
-       "--embedding", "minilm-wordpiece-bag", "--min-accuracy", "0", "--min-auc", "0"],
+       "--embedding", "minilm-wordpiece-bag", "--min-accuracy", "0", "--min-auc", "0", "--infra-validator", "none",
+       "--no-model-card"],
       cwd=clone, env=env, capture_output=True, text=True, timeout=900)
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
   summary = json.loads((clone / "outputs" / "last_run.json").read_text())

@@ -1,5 +1,6 @@
 """Pipeline push -> `python -m serving.local_server` -> gRPC and REST clients, on the
 real pipeline's pushed models; and a second push while clients keep sending."""
+import dataclasses
 import threading
 import time
 
@@ -88,7 +89,9 @@ def test_second_push_switches_versions_with_no_failed_request(first_push):
       t.start()
     try:
       time.sleep(1)
-      summary = run.run(config)  # the second push, while both clients keep sending
+      # The second push, while both clients keep sending: another epoch, so another model;
+      # --resume reuses what comes before the Trainer.
+      summary = run.run(config.replace(resume=True, model=dataclasses.replace(config.model, epochs=2)))
       assert summary.pushed_to, summary.table()
       second = int(pushed_versions(config)[-1])
       assert second > first

@@ -90,7 +90,7 @@ def test_the_tuner_never_sees_the_test_split(tuned):
 
 def test_the_next_run_reuses_the_tuning_and_keeps_the_users_flags(tuned):
   config, first = tuned
-  again = config.replace(tune=TuneConfig(enabled=False),
+  again = config.replace(tune=TuneConfig(enabled=False), resume=True,   # resume: the upstream steps reused
                          model=dataclasses.replace(config.model, fixed=FIXED + ("epochs",), epochs=1))
   result = run.run(again)
   assert result.tuning["reused"] and result.tuning["uri"] == first.tuning["uri"], result.table()
