@@ -162,7 +162,7 @@ def serving_files(config):
 def two_runs(tmp_path_factory):
   """A good model, blessed and pushed; then one trained on shuffled labels."""
   root = session_folder(tmp_path_factory, "gate")
-  good_data = make_aclimdb(root / "aclImdb", {"train": 200, "test": 50})
+  good_data = make_aclimdb(root / "aclImdb", {"train": 120, "test": 40})
   bad_data = shuffle_train_labels(good_data, root / "aclImdb_shuffled")
   # Floors any model passes: only the comparison with the baseline can refuse the second.
   gate = GateConfig(min_accuracy=0.0, min_auc=0.0, max_accuracy_drop=0.01, max_auc_drop=0.01)

@@ -55,7 +55,7 @@ def _trainer_and_tuner_inputs(config):
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
   root = tmp_path_factory.mktemp("tune")
-  data = make_aclimdb(root / "aclImdb", {"train": 100, "test": 30})
+  data = make_aclimdb(root / "aclImdb", {"train": 60, "test": 20})
   config = _tuned_config(data, root / "out", budget_minutes=30)
   return config, run.run(config)
 
