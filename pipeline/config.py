@@ -45,7 +45,7 @@ def with_workers_image(beam_args, image: str = PIPELINE_IMAGE) -> list:
   the workers (tfx.utils.dependency_utils, 1.8 s) and leaves it, 42 MB, in the temp folder: 48 GB
   of them had piled up on the machine that runs the tests. Our workers never need it: they run
   in this environment, the worker pool or the pipeline image, each with TFX installed. The
-  DirectRunner and portable runners do not read the option; Dataflow starts its workers from it."""
+  DirectRunner and portable runners do not start workers from it; Dataflow does."""
   args = list(beam_args)
   if any(arg.split("=", 1)[0] in BEAM_DEPENDENCY_OPTIONS for arg in args):
     return args
