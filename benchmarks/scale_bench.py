@@ -123,9 +123,10 @@ def run_size(rows: int, extra_args) -> dict:
   return {"rows": rows, "wall": wall, "seconds": seconds, "peaks": peaks}
 
 
-def table(result: dict) -> str:
+def table(result: dict, run_args=()) -> str:
   rows = result["rows"]
-  lines = [f"\n### {rows:,} rows ({datetime.date.today()}, {machine()})\n",
+  flags = f", `{' '.join(run_args)}`" if run_args else ""
+  lines = [f"\n### {rows:,} rows ({datetime.date.today()}, {machine()}{flags})\n",
            "| component | seconds | rows/s | µs per row | peak RSS (GB) |", "|---|---|---|---|---|"]
   for component, seconds in sorted(result["seconds"].items(), key=lambda kv: -kv[1]):
     if seconds < 0.5:
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
       print(f"[bench-scale] {make_set(rows)}", flush=True)
       continue
     print(f"[bench-scale] {rows:,} rows ...", flush=True)
-    text = table(run_size(rows, args.run_args))
+    text = table(run_size(rows, args.run_args), args.run_args)
     print(text, flush=True)
     with open(RESULTS, "a", encoding="utf-8") as f:
       f.write(text)

@@ -7,13 +7,13 @@ ModelConfig, since the Trainer receives them as data.
 import dataclasses
 import json
 import os
-import pathlib
 from typing import Optional
 
 from models import features
 from models import task as task_lib
-from models.embeddings import handles
 from models.model import ModelConfig
+from pipeline import paths
+from pipeline.paths import REPO_ROOT
 from pipeline.runners.worker_pool import PIPELINE_IMAGE  # `make image`; defined where the host reads it
 
 LAST_RUN_FILE = "last_run.json"   # in the output dir: the latest run's RunSummary
@@ -27,7 +27,6 @@ def last_run(output_dir: str) -> dict:
   except (FileNotFoundError, ValueError):
     return {}
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # Beam settings for every Beam-powered component, unless --beam-arg gives others. In-process
 # is fastest on the bundled sample; the Beam orchestrator and Kubeflow use 2 worker processes.
@@ -97,7 +96,7 @@ class PipelineConfig:
   # The data set's own pipeline: name, ML Metadata history, pipeline root and TF Serving
   # model name. None: the data folder's name (pipeline/inputs.py: Dataset.name).
   name: Optional[str] = None
-  output_dir: str = str(REPO_ROOT / "outputs")
+  output_dir: str = str(paths.OUTPUT_DIR)
   model_name: Optional[str] = None             # TF Serving model name; None: from the pipeline name
   # The curated schema; None: schemas/<name>/schema.pbtxt where it exists, else inferred.
   schema_path: Optional[str] = None
@@ -124,7 +123,7 @@ class PipelineConfig:
   # what makes the cache see code and curated-schema changes.
   resume: bool = False
   sources_sha256: str = ""
-  cache_dir: str = str(handles.default_cache_dir().parent)  # extracted/downloaded datasets
+  cache_dir: str = str(paths.cache_root())  # extracted/downloaded datasets
 
   @property
   def curated_schema(self) -> Optional[str]:

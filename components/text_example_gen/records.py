@@ -34,17 +34,6 @@ class Record:
   where: str                # "file, line N" for error messages
 
 
-def _decode(path: str) -> str:
-  with tf.io.gfile.GFile(path, "rb") as f:
-    raw = f.read()
-  try:
-    return raw.decode("utf-8-sig")
-  except UnicodeDecodeError as e:
-    line = raw[:e.start].count(b"\n") + 1
-    raise InputDataError(f"{path}, line {line}: not valid UTF-8 (byte {e.start}: "
-                         f"{raw[e.start:e.start + 4]!r})") from e
-
-
 def _lines(path: str) -> Iterator[str]:
   """The file's lines, decoded one at a time, so memory is bounded by the longest line, not
   the file (a whole 1.3 GB CSV in memory as bytes, str and StringIO took 8.6 GB). A byte
@@ -61,7 +50,7 @@ def _lines(path: str) -> Iterator[str]:
 
 
 def _text_file(path: str, labelled: bool = True) -> Iterator[Record]:
-  text = _decode(path)
+  text = "".join(_lines(path))
   if not text.strip():
     raise InputDataError(f"{path}: empty text file")
   yield Record(text, (os.path.basename(os.path.dirname(path)),) if labelled else (), path)

@@ -18,6 +18,7 @@ import re
 import socket
 
 from models.embeddings import registry
+from pipeline import paths
 
 _SHORT_HUB_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/\d+$")  # publisher/model/version
 
@@ -27,8 +28,7 @@ class EmbeddingHandleError(ValueError):
 
 
 def default_cache_dir() -> pathlib.Path:
-  base = os.environ.get("TFX_TEXT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tfx-text-pipeline")
-  return pathlib.Path(base) / "hub"
+  return paths.cache_root() / "hub"
 
 
 SIDE_BY_SIDE = "+"

@@ -15,14 +15,13 @@ import sys
 from typing import Sequence
 
 from kubeflow import container_run   # standard library only too: the engine, its settings
+from pipeline import paths
 
 PIPELINE_IMAGE = "tfx-text-pipeline:latest"   # `make image`: TFX, the pinned stack and this project
 POOL_MODULE = "apache_beam.runners.worker.worker_pool_main"
 # What every run reads or writes besides its data: make run's default --output-dir and the
-# module and dataset cache (pipeline.config: PipelineConfig.output_dir, cache_dir).
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_DIRS = (os.path.join(REPO_ROOT, "outputs"),
-                os.path.join(os.environ.get("TFX_TEXT_CACHE", os.path.expanduser("~/.cache/tfx-text-pipeline"))))
+# module and dataset cache.
+DEFAULT_DIRS = (str(paths.OUTPUT_DIR), str(paths.cache_root()))
 
 
 def in_image_command(port: int, image: str = PIPELINE_IMAGE, shared_dirs: Sequence[str] = ()) -> list:

@@ -1,0 +1,16 @@
+"""Where a run's files live unless told otherwise: the checkout, make run's outputs, the cache.
+
+Standard library only: the host's python3 reads it too (pipeline/runners/worker_pool.py mounts
+these folders into the image), where the project's own environment, with TF, is not available.
+"""
+import os
+import pathlib
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUTPUT_DIR = REPO_ROOT / "outputs"      # make run's default --output-dir
+CACHE_ENV = "TFX_TEXT_CACHE"            # overrides the cache folder (scripts/env.sh reads it too)
+
+
+def cache_root() -> pathlib.Path:
+  """The environment, module and dataset cache; $TFX_TEXT_CACHE when set and not empty."""
+  return pathlib.Path(os.environ.get(CACHE_ENV) or pathlib.Path.home() / ".cache" / "tfx-text-pipeline")
