@@ -47,8 +47,8 @@ serve: setup      ## the local TF Serving-compatible server on the latest run's 
 setup-test: setup ## the environment plus headless Chromium (the report's page test)
 	$(ENV) browser
 
-test: setup-test  ## every test (unit, bad input, end to end, orchestrators)
-	$(ENV) run python -m pytest $(XDIST) $(PYTEST_ARGS)
+test: setup-test  ## every test (unit, bad input, end to end, orchestrators) but the portable runner's
+	$(ENV) run python -m pytest -m "not portable" $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup-test ## tests that do not run the whole pipeline
 	$(ENV) run python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
@@ -92,7 +92,8 @@ schema: setup     ## draft a curated schema for any data: ARGS="--data DIR --nam
 image:            ## the pipeline image from kubeflow/Dockerfile with podman or docker (BASE=official|userland)
 	scripts/image.sh
 
-test-kubeflow: image ## the compiled Kubeflow spec run task by task in the image, and the image as Beam's worker pool (needs podman or docker; not in CI)
+test-kubeflow: setup-test image ## Beam's portable runner; the compiled Kubeflow spec run task by task in the image, and the image as Beam's worker pool (needs podman or docker; not in CI)
+	$(ENV) run python -m pytest -m portable tests/test_portable_runner.py $(PYTEST_ARGS)
 	scripts/test_kubeflow.sh $(PYTEST_ARGS)
 
 kubeflow: setup   ## compile the pipeline for Kubeflow Pipelines (kubeflow/imdb_sentiment_pipeline.json)

@@ -29,7 +29,8 @@ def last_run(output_dir: str) -> dict:
 
 
 # Beam settings for every Beam-powered component, unless --beam-arg gives others. In-process
-# is fastest on the bundled sample; the Beam orchestrator and Kubeflow use 2 worker processes.
+# is fastest on the bundled sample, and on 400k rows as fast as 2 worker processes with half
+# the memory (benchmarks/scale_results.md); the Beam orchestrator and Kubeflow use 2 worker processes.
 IN_PROCESS_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 MULTI_PROCESS_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 

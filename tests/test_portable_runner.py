@@ -14,7 +14,9 @@ import pytest
 from pipeline.config import REPO_ROOT, last_run
 from tests.conftest import cli_args
 
-pytestmark = pytest.mark.slow
+# In make test-kubeflow, not make test: at 135-145 s it is what puts make test past 15 minutes,
+# and tests/test_beam_orchestrator.py still pickles every step to worker processes there.
+pytestmark = [pytest.mark.slow, pytest.mark.portable]
 
 
 def _run_portable(config) -> dict:
