@@ -142,3 +142,14 @@ def test_rows_stream_one_at_a_time_and_a_bad_byte_is_named_by_line(tmp_path, hea
   assert next(rows).text == "a review"
   with pytest.raises(InputDataError, match=rf"line {10_001 + bool(header)}: not valid UTF-8"):
     list(rows)
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_lines_may_end_in_lf_crlf_or_a_lone_cr(tmp_path, end):
+  """A CSV saved with CR line ends only (classic Mac Excel) reads as one with LF; a quoted
+  field keeps its line break as written (tf.io.gfile's readline drops every CR byte)."""
+  path = tmp_path / "rows.csv"
+  path.write_bytes(end.join([b"text,label", b'"first line' + end + b'second line",pos', b"another,neg", b""]))
+  rows = list(records.read_file(str(path), "text", "label"))
+  assert [(r.text, r.labels) for r in rows] == [(f"first line{end.decode()}second line", ("pos",)),
+                                                 ("another", ("neg",))]

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 from typing import Iterator, Sequence
 
 import tensorflow as tf
@@ -34,18 +35,34 @@ class Record:
   where: str                # "file, line N" for error messages
 
 
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")   # a line end in files saved with CR only (classic Mac Excel)
+_CHUNK = 1 << 20
+
+
+def _raw_lines(f) -> Iterator[bytes]:
+  """f's lines as written, each with its \n. Not GFile.readline: it drops every \r byte."""
+  pending = b""
+  for chunk in iter(lambda: f.read(_CHUNK), b""):
+    *lines, pending = (pending + chunk).split(b"\n")
+    yield from (line + b"\n" for line in lines)
+  if pending:
+    yield pending
+
+
 def _lines(path: str) -> Iterator[str]:
   """The file's lines, decoded one at a time, so memory is bounded by the longest line, not
-  the file (a whole 1.3 GB CSV in memory as bytes, str and StringIO took 8.6 GB). A byte
-  that is not UTF-8 is named by its line and its offset in the file."""
+  the file (a whole 1.3 GB CSV in memory as bytes, str and StringIO took 8.6 GB). Lines end
+  at \n, \r\n or a lone \r, as with open(newline=""). A byte that is not UTF-8 is named by
+  its line and its offset in the file."""
   offset = 0
   with tf.io.gfile.GFile(path, "rb") as f:
-    for number, raw in enumerate(iter(f.readline, b""), start=1):
+    for number, raw in enumerate(_raw_lines(f), start=1):
       try:
-        yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
       except UnicodeDecodeError as e:
         raise InputDataError(f"{path}, line {number}: not valid UTF-8 (byte {offset + e.start}: "
                              f"{raw[e.start:e.start + 4]!r})") from e
+      yield from (piece for piece in _LONE_CR.split(text) if piece) if "\r" in text else (text,)
       offset += len(raw)
 
 
