@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx.components import SchemaGen, StatisticsGen
+from tfx.components import SchemaGen
 from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
@@ -44,7 +44,7 @@ def infer(dataset: inputs.Dataset, task: task_lib.Task, out_path: str) -> str:
   with tempfile.TemporaryDirectory() as work:
     config = PipelineConfig(name="infer-schema", output_dir=work, infer_schema=True)
     example_gen = pipeline_def.make_example_gen(config, dataset, task)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = pipeline_def.make_statistics_gen(example_gen.outputs["examples"])
     schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
     LocalDagRunner().run(tfx_pipeline.Pipeline(

@@ -11,6 +11,7 @@ decided, as data, so `tfx pipeline create` and the Kubeflow compile read no data
 import dataclasses
 from typing import Optional, Sequence
 
+import tensorflow_data_validation as tfdv
 from tfx.components import (BulkInferrer, ExampleValidator, InfraValidator, SchemaGen, StatisticsGen, Trainer,
                             Transform)
 from tfx.dsl.components.common import importer
@@ -90,6 +91,19 @@ def make_infra_validator(kind: str, model, examples):
                 signature_names=[features.SERVING_EXAMPLES_SIGNATURE]),
             split_name=TEST, num_examples=INFRA_EXAMPLES)).with_id(INFRA_VALIDATOR_ID)
   return None
+
+
+def make_statistics_gen(examples: channel.BaseChannel) -> StatisticsGen:
+  """StatisticsGen in bounded memory: TFDV's sketches (Misra-Gries, KMV) for top values and uniques.
+
+  TFDV's exact top-k and unique counts group every distinct value of a feature (every
+  text) in one shuffle, which the DirectRunner holds in memory: StatisticsGen alone peaked
+  at 3.41 GB on 400k IMDB-length texts, and at 1.17 GB with the sketches (21 s against
+  47). Below a sketch's size (1,024 values for top-k, 16,384 for uniques) its counts are
+  exact, so a label's values and small data come out as before. Transform already
+  computes its statistics this way.
+  """
+  return StatisticsGen(examples=examples, stats_options=tfdv.StatsOptions(use_sketch_based_topk_uniques=True))
 
 
 def make_example_gen(config: PipelineConfig, dataset: Dataset, task: task_lib.Task) -> TextExampleGen:
@@ -176,7 +190,7 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
   callers have already decided it for the task (ModelConfig.for_task).
   """
   example_gen = make_example_gen(config, dataset, task)
-  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+  statistics_gen = make_statistics_gen(example_gen.outputs["examples"])
   schema = config.curated_schema
   if schema:
     schema_gen = CuratedSchemaGen(schema_file=schema, sources_sha256=config.sources_sha256)

@@ -2,8 +2,11 @@
 import collections
 import os
 
+import apache_beam as beam
 import pytest
 import tensorflow as tf
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.portability import common_urns
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import json_utils, proto_utils
@@ -12,7 +15,7 @@ from components.errors import InputDataError
 from components.text_example_gen import executor, records
 from models import task as task_lib
 from pipeline import inputs, pipeline
-from pipeline.config import DataConfig, PipelineConfig, REPO_ROOT
+from pipeline.config import IN_PROCESS_BEAM_ARGS, MULTI_PROCESS_BEAM_ARGS, DataConfig, PipelineConfig, REPO_ROOT
 
 TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
 
@@ -153,3 +156,24 @@ def test_lines_may_end_in_lf_crlf_or_a_lone_cr(tmp_path, end):
   rows = list(records.read_file(str(path), "text", "label"))
   assert [(r.text, r.labels) for r in rows] == [(f"first line{end.decode()}second line", ("pos",)),
                                                  ("another", ("neg",))]
+
+
+def _writes_reshuffle(runner_args) -> bool:
+  """Whether the splits' writing, added to a pipeline on these Beam options, shuffles."""
+  beam_pipeline = beam.Pipeline(options=PipelineOptions(list(runner_args)))
+  examples = standard_artifacts.Examples()
+  examples.uri = "/nonexistent"
+  examples.split_names = artifact_utils.encode_split_names(["train"])
+  splits = {"train": beam_pipeline | beam.Create([b"an example"], reshuffle=False)}
+  executor.write_splits(beam_pipeline, splits, examples, example_gen_pb2.FORMAT_TFRECORDS_GZIP, {})
+  return any(t.spec.urn == common_urns.composites.RESHUFFLE.urn
+             for t in beam_pipeline.to_runner_api().components.transforms.values())
+
+
+def test_splits_are_written_unshuffled_where_the_shuffle_would_only_hold_them_in_memory():
+  """On the DirectRunner (in process or in worker processes) TFX's shuffle of each split
+  hardly reorders it and holds it whole in memory (executor.write_splits); on the
+  runners that spread work over machines it stays, as TFX writes it."""
+  assert not _writes_reshuffle(IN_PROCESS_BEAM_ARGS)
+  assert not _writes_reshuffle(MULTI_PROCESS_BEAM_ARGS)
+  assert _writes_reshuffle(["--runner=PortableRunner", "--job_endpoint=localhost:8099"])

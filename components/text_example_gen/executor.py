@@ -11,6 +11,8 @@ import os
 from typing import Any, Dict, List, Optional
 
 import apache_beam as beam
+from apache_beam.runners.direct import direct_runner
+from apache_beam.runners.portability.fn_api_runner import fn_runner as fn_api_runner
 import tensorflow as tf
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
@@ -97,6 +99,36 @@ def _TextToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],  # 
           | "ToExample" >> beam.Map(records.to_example, task, bool(custom.get(ROW_IDS_KEY))))
 
 
+def shuffles_in_memory(pipeline: beam.Pipeline) -> bool:
+  """Whether the pipeline's runner is Beam's DirectRunner, which holds a shuffle's input in memory."""
+  return isinstance(pipeline.runner, (direct_runner.SwitchingDirectRunner, direct_runner.BundleBasedDirectRunner,
+                                      fn_api_runner.FnApiRunner))
+
+
+def write_splits(pipeline: beam.Pipeline, splits: Dict[str, beam.pvalue.PCollection],
+                 examples: types.Artifact, file_format, exec_properties: Dict[str, Any]) -> None:
+  """Writes each split where the Examples artifact says, as TFX's WriteSplit does.
+
+  TFX's WriteSplit shuffles every split before writing it (its own TODO: "make shuffle
+  optional"). On a distributed runner that shuffle spreads a big file's serialisation and
+  writing over the workers. On the DirectRunner it spreads nothing (one process) and
+  hardly reorders: measured on 400k rows, the shuffled train split kept the source's order
+  (each row moved 7 places on average, correlation 0.99996), while its grouping held the
+  whole split in memory (peak 3.88 GB against 1.04 GB without it, about 7 GB per million
+  IMDB-length texts). So on the DirectRunner the records are written in the source's
+  order without it; the Trainer's shuffle buffer is what mixes them (models/trainer.py).
+  """
+  for split, records_of_split in splits.items():
+    uri = artifact_utils.get_split_uri([examples], split)
+    if shuffles_in_memory(pipeline):
+      _ = (records_of_split
+           | f"Serialize[{split}]" >> beam.ParDo(write_split.MaybeSerialize())
+           | f"Write[{split}]" >> beam.io.WriteToTFRecord(os.path.join(uri, write_split.DEFAULT_FILE_NAME),
+                                                          file_name_suffix=".gz"))
+    else:
+      _ = records_of_split | f"WriteSplit[{split}]" >> write_split.WriteSplit(uri, file_format, exec_properties)
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Text files to tf.Examples {text, label}; see the module docstring for splits."""
 
@@ -126,9 +158,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
                                       example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
     with self._make_beam_pipeline() as pipeline:
-      for split, records_of_split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
-        _ = records_of_split | f"WriteSplit[{split}]" >> write_split.WriteSplit(
-            artifact_utils.get_split_uri([examples], split), file_format, exec_properties)
+      write_splits(pipeline, self.GenerateExamplesByBeam(pipeline, exec_properties), examples,
+                   file_format, exec_properties)
     payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     if payload_format:
       examples_utils.set_payload_format(examples, payload_format)
