@@ -27,6 +27,7 @@ from components.model_card_generator import artifact as card_artifact
 from models import features
 from models import task as task_lib
 from pipeline import evaluation
+from pipeline import paths
 
 
 class BaselineTaskMismatchError(InputDataError):
@@ -150,11 +151,14 @@ class RunSummary:
                                  "every answer as in process")]
 
   def serving_hint(self) -> str:
-    """The TF Serving model name and the two commands that serve and query it."""
+    """The TF Serving model name and the two commands that serve and query it (MODEL_BASE
+    where the push went elsewhere than `make serve`'s default: --output-dir, Kubeflow's --root)."""
     name = self.serving_model
     if not self.pushed_to:
       return f"TF Serving model {name}: nothing new pushed this run (make serve MODEL={name} serves earlier pushes)"
-    return (f"TF Serving model {name}: make serve MODEL={name}, then "
+    base = os.path.dirname(os.path.normpath(self.pushed_to))
+    elsewhere = os.path.realpath(base) != os.path.realpath(paths.OUTPUT_DIR / "serving" / name)
+    return (f"TF Serving model {name}: make serve MODEL={name}{f' MODEL_BASE={base}' if elsewhere else ''}, then "
             f"scripts/env.sh run python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
 
 

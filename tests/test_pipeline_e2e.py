@@ -15,6 +15,7 @@ from models import model as model_lib
 from models import nb_ratio
 from models.embeddings import nb_ngram_bag
 from pipeline import cli
+from pipeline import paths
 from pipeline import report
 from pipeline import summary as summary_lib
 from pipeline import run
@@ -72,7 +73,11 @@ def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_ru
   assert len(infra["checks"]) == 7   # and Classify over gRPC and REST, serving_text over REST
   assert summary["schema"].endswith("schemas/imdb-sentiment/schema.pbtxt")
   table = summary_lib.RunSummary(**summary).table()
-  assert "make serve MODEL=imdb_sentiment" in table and "--model imdb_sentiment" in table
+  assert f"make serve MODEL=imdb_sentiment MODEL_BASE={config.serving_model_dir}," in table   # not outputs/
+  assert "--model imdb_sentiment" in table
+  pushed_by_make_run = str(paths.OUTPUT_DIR / "serving" / "imdb_sentiment" / "1")
+  assert "make serve MODEL=imdb_sentiment, then" in summary_lib.RunSummary(
+      **{**summary, "pushed_to": pushed_by_make_run}).serving_hint()
   assert re.search(r"infra validation +passed: served from a fresh copy", table), table
   page = tmp_path / "report.html"
   assert report.main(["--output-dir", config.output_dir, "--out", str(page)]) == 0   # no --name: the latest run
