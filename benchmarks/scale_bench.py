@@ -127,7 +127,7 @@ def table(result: dict, run_args=()) -> str:
   rows = result["rows"]
   flags = f", `{' '.join(run_args)}`" if run_args else ""
   lines = [f"\n### {rows:,} rows ({datetime.date.today()}, {machine()}{flags})\n",
-           "| component | seconds | rows/s | µs per row | peak RSS (GB) |", "|---|---|---|---|---|"]
+           "| component | seconds | rows/s | µs per row | peak RSS (GiB) |", "|---|---|---|---|---|"]
   for component, seconds in sorted(result["seconds"].items(), key=lambda kv: -kv[1]):
     if seconds < 0.5:
       continue

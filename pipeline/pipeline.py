@@ -98,7 +98,7 @@ def make_statistics_gen(examples: channel.BaseChannel) -> StatisticsGen:
 
   TFDV's exact top-k and unique counts group every distinct value of a feature (every
   text) in one shuffle, which the DirectRunner holds in memory: StatisticsGen alone peaked
-  at 3.41 GB on 400k IMDB-length texts, and at 1.17 GB with the sketches (21 s against
+  at 3.25 GiB on 400k IMDB-length texts, and at 1.11 GiB with the sketches (21 s against
   47). Below a sketch's size (1,024 values for top-k, 16,384 for uniques) its counts are
   exact, so a label's values and small data come out as before. Transform already
   computes its statistics this way.
@@ -211,8 +211,8 @@ def create_pipeline(config: PipelineConfig, dataset: Dataset, task: task_lib.Tas
       # Transform's own pre- and post-transform statistics are off: the pre-transform ones
       # repeat StatisticsGen's on the same train split, the transformed features are the
       # cleaned text, the label id and a length bucket, and nothing reads them. Measured on
-      # the 1M-row set, Transform's Do() alone: 6.82 GB and 295 s with them, 1.22 GB and
-      # 264 s without (benchmarks/scale_results.md).
+      # the 1M-row set, Transform's Do() alone: 6.51 GiB and 295 s with them, 1.16 GiB
+      # and 264 s without (benchmarks/scale_results.md).
       disable_statistics=True)
   transform.add_upstream_node(anomalies_gate)
 

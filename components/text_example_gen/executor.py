@@ -114,8 +114,8 @@ def write_splits(pipeline: beam.Pipeline, splits: Dict[str, beam.pvalue.PCollect
   writing over the workers. On the DirectRunner it spreads nothing (one process) and
   hardly reorders: measured on 400k rows, the shuffled train split kept the source's order
   (each row moved 7 places on average, correlation 0.99996), while its grouping held the
-  whole split in memory (peak 3.88 GB against 1.04 GB without it, about 7 GB per million
-  IMDB-length texts). So on the DirectRunner the records are written in the source's
+  whole split in memory (peak 3.70 GiB against 1.00 GiB without it, about 7 GiB per
+  million IMDB-length texts). So on the DirectRunner the records are written in the source's
   order without it; the Trainer's shuffle buffer is what mixes them (models/trainer.py).
   """
   for split, records_of_split in splits.items():
