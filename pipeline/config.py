@@ -157,7 +157,7 @@ class PipelineConfig:
   @property
   def serving_model_dir(self) -> str:
     """TF Serving's model base path: <serving>/<model_name>/<version>/."""
-    return os.path.join(self.output_dir, "serving", self.serving_name)
+    return paths.serving_model_dir(self.serving_name, self.output_dir)
 
   def beam_pipeline_args(self, orchestrator_default=IN_PROCESS_BEAM_ARGS) -> list:
     """The --beam-arg options where given, else the orchestrator's DirectRunner settings;

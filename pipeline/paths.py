@@ -11,6 +11,11 @@ OUTPUT_DIR = REPO_ROOT / "outputs"      # make run's default --output-dir
 CACHE_ENV = "TFX_TEXT_CACHE"            # overrides the cache folder (scripts/env.sh reads it too)
 
 
+def serving_model_dir(model_name: str, output_dir=OUTPUT_DIR) -> str:
+  """TF Serving's model base path for a run's outputs: <output_dir>/serving/<model_name>/<version>/."""
+  return os.path.join(output_dir, "serving", model_name)
+
+
 def cache_root() -> pathlib.Path:
   """The environment, module and dataset cache; $TFX_TEXT_CACHE when set and not empty."""
   return pathlib.Path(os.environ.get(CACHE_ENV) or pathlib.Path.home() / ".cache" / "tfx-text-pipeline")

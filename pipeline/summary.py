@@ -157,7 +157,7 @@ class RunSummary:
     if not self.pushed_to:
       return f"TF Serving model {name}: nothing new pushed this run (make serve MODEL={name} serves earlier pushes)"
     base = os.path.dirname(os.path.normpath(self.pushed_to))
-    elsewhere = os.path.realpath(base) != os.path.realpath(paths.OUTPUT_DIR / "serving" / name)
+    elsewhere = os.path.realpath(base) != os.path.realpath(paths.serving_model_dir(name))
     return (f"TF Serving model {name}: make serve MODEL={name}{f' MODEL_BASE={base}' if elsewhere else ''}, then "
             f"scripts/env.sh run python -m serving.clients.cli --model {name} \"some text\" (serving/README.md)")
 

@@ -75,7 +75,7 @@ def test_the_run_names_its_serving_model_and_the_report_defaults_to_it(sample_ru
   table = summary_lib.RunSummary(**summary).table()
   assert f"make serve MODEL=imdb_sentiment MODEL_BASE={config.serving_model_dir}," in table   # not outputs/
   assert "--model imdb_sentiment" in table
-  pushed_by_make_run = str(paths.OUTPUT_DIR / "serving" / "imdb_sentiment" / "1")
+  pushed_by_make_run = str(pathlib.Path(paths.serving_model_dir("imdb_sentiment")) / "1")
   assert "make serve MODEL=imdb_sentiment, then" in summary_lib.RunSummary(
       **{**summary, "pushed_to": pushed_by_make_run}).serving_hint()
   assert re.search(r"infra validation +passed: served from a fresh copy", table), table

@@ -5,12 +5,9 @@ import tensorflow_data_validation as tfdv
 from tfx.components.statistics_gen import executor as statistics_executor
 from tfx.types import channel, standard_artifacts, standard_component_specs
 
-from models import task as task_lib
 from pipeline import pipeline
 from pipeline.config import DataConfig, REPO_ROOT
-from tests.test_text_example_gen import _read, _run_the_pipelines_example_gen
-
-TREC = task_lib.Task(task_lib.MULTI_CLASS, ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), label_column="coarse")
+from tests.test_text_example_gen import TREC, _read, _run_the_pipelines_example_gen
 
 
 def test_statistics_are_sketched_and_a_labels_values_counted_exactly(tmp_path):

@@ -118,9 +118,10 @@ def write_splits(pipeline: beam.Pipeline, splits: Dict[str, beam.pvalue.PCollect
   million IMDB-length texts). So on the DirectRunner the records are written in the source's
   order without it; the Trainer's shuffle buffer is what mixes them (models/trainer.py).
   """
+  unshuffled = shuffles_in_memory(pipeline)
   for split, records_of_split in splits.items():
     uri = artifact_utils.get_split_uri([examples], split)
-    if shuffles_in_memory(pipeline):
+    if unshuffled:
       _ = (records_of_split
            | f"Serialize[{split}]" >> beam.ParDo(write_split.MaybeSerialize())
            | f"Write[{split}]" >> beam.io.WriteToTFRecord(os.path.join(uri, write_split.DEFAULT_FILE_NAME),
