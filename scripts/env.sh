@@ -144,6 +144,9 @@ in_rootfs() {
     [ -n "$d" ] && [ -d "$d" ] || continue
     binds="$binds mkdir -p '$ROOTFS$d' && mount --rbind '$d' '$ROOTFS$d' &&"
   done
+  # Python caches compiled bytecode (no PYTHONDONTWRITEBYTECODE): uv installs without
+  # it, so with the cache off every process compiled TF, TFX and Beam from source again,
+  # 33 s instead of 12 s to import TextExampleGen's executor (each Beam worker, each CLI).
   unshare -m --propagation private sh -c "
     mount -t proc proc '$ROOTFS/proc' &&
     mount --rbind /dev '$ROOTFS/dev' &&
@@ -152,7 +155,7 @@ in_rootfs() {
     exec chroot '$ROOTFS' /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=\"\${TERM:-dumb}\" \
       PATH=$VENV_IN/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       VIRTUAL_ENV=$VENV_IN PYTHONPATH='$REPO' TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=\"\${TF_CPP_MIN_LOG_LEVEL:-2}\" \
-      TFX_TEXT_CACHE=\"\${TFX_TEXT_CACHE:-}\" TFX_TEXT_USERLAND=1 CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+      TFX_TEXT_CACHE=\"\${TFX_TEXT_CACHE:-}\" TFX_TEXT_USERLAND=1 CI=\"\${CI:-}\" PYTHONUNBUFFERED=1 \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
       /bin/bash -c \"\$0\" " "$cmd"
 }
