@@ -10,8 +10,9 @@ Rows, each a whole pipeline run in a fresh output folder (no baseline, no earlie
   peer         the scikit-learn peer trained and scored in the same run on the same files
                (IMDB: NB-LR on word 1-3-grams over the pipeline's own splits; TREC, GoEmotions:
                benchmarks/task_bench.py's)
-Columns: the gate's accuracy (binary accuracy, top-1, or subset accuracy) and AUC, macro-F1
-where it applies, wall seconds of the whole run (the Tuner included), trials run.
+Columns: accuracy (binary accuracy, top-1, or subset accuracy), AUC, macro-F1 where it
+applies, whether the gate blessed the model (it judges AUC and accuracy, or macro-F1 for
+multi-label: pipeline/evaluation.py), wall seconds of the whole run (the Tuner included), trials run.
 """
 import argparse
 import datetime
@@ -36,16 +37,17 @@ DATASETS = {
              ["--embedding", "minilm-l6-encoder", "--fine-tune", "--learning-rate", "5e-5", "--epochs", "4",
               "--batch-size", "32"]),
     "goemotions": (SHARED / "goemotions.tar.gz", "goemotions", ["--label-column", "labels"],
-                   ["--embedding", "minilm-wordpiece-bag", "--dropout", "0.5", "--epochs", "10"]),
+                   ["--embedding", "minilm-wordpiece-bag+use-multilingual-v3", "--dropout", "0.5",
+                    "--epochs", "10"]),
 }
-HEADER = ("| date | machine | system | accuracy (gate) | AUC (gate) | macro F1 | wall s | trials | command |\n"
-          "|---|---|---|---|---|---|---|---|---|\n")
+HEADER = ("| date | machine | system | accuracy | AUC | macro F1 | blessed | wall s | trials | command |\n"
+          "|---|---|---|---|---|---|---|---|---|---|\n")
 
 
-def _row(system: str, accuracy, auc, macro_f1, wall: float, trials, command: str) -> str:
+def _row(system: str, accuracy, auc, macro_f1, wall: float, trials, command: str, blessed="–") -> str:
   f = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
   return (f"| {datetime.date.today()} | {machine()} | {system} | {f(accuracy)} | {f(auc)} | {f(macro_f1)} "
-          f"| {wall:.0f} | {trials} | {command} |\n")
+          f"| {blessed} | {wall:.0f} | {trials} | {command} |\n")
 
 
 def _pipeline_row(label: str, data: pathlib.Path, out: pathlib.Path, flags: list, command: str):
@@ -57,7 +59,7 @@ def _pipeline_row(label: str, data: pathlib.Path, out: pathlib.Path, flags: list
   system = f"{label}: {result.model.get('embedding_handle')}" + (
       "" if result.model.get("trainable", True) else " (frozen)")
   row = _row(system, result.accuracy, result.auc, result.metrics.get("macro_f1"), result.wall_seconds, trials,
-             command)
+             command, blessed="yes" if result.blessed else "no")
   return row, config.replace(name=result.pipeline_name), result
 
 

@@ -99,8 +99,8 @@ def parse_config(argv) -> tuple[PipelineConfig, argparse.Namespace]:
   run.add_argument("--tune-budget", type=float, default=defaults.tune.budget_minutes, metavar="MINUTES",
                    help="wall time for the Tuner's trials (default %(default)s): no trial starts that it cannot hold")
   run.add_argument("--min-accuracy", type=float, default=None,
-                   help="an absolute accuracy floor (multi-label: subset accuracy); default: fitted to the test "
-                        "split, a margin above the majority class / most frequent label set")
+                   help="an absolute floor for the gate's decision metric (accuracy; multi-label: macro-F1); default: "
+                        "fitted to the test split, a margin above the majority class / every label predicted")
   run.add_argument("--min-auc", type=float, default=None,
                    help="an absolute AUC floor; default: fitted to the test split, a margin above 0.5")
   run.add_argument("--infra-validator", default=defaults.infra_validator, choices=INFRA_VALIDATORS,

@@ -69,8 +69,9 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
-  """The Evaluator's blessing rule on the test split. Accuracy is top-1 for binary and
-  multi-class and subset accuracy (every label right) for multi-label."""
+  """The Evaluator's blessing rule on the test split (pipeline/evaluation.py). The
+  "accuracy" settings are the decision metric's: accuracy for binary and multi-class,
+  macro-F1 at the decision thresholds for multi-label."""
   # Absolute floors; None: fitted to the test split, a margin above a trivial predictor
   # (components/fitted_gate_evaluator/floors.py).
   min_accuracy: Optional[float] = None

@@ -52,7 +52,8 @@ class RunSummary:
   tuning: dict = dataclasses.field(default_factory=dict)
   # The floors the Evaluator fitted to the test split (components/fitted_gate_evaluator):
   # {"floors": {metric: {"floor", "trivial", "margin", "trivial_predictor"}},
-  #  "left_out_of_macro_averages": {label: test positives}, "examples": n}; {} if absolute.
+  #  "left_out_of_macro_averages": {label: test positives}, "examples": n,
+  #  multi-label: "ungated": {"subset_accuracy": {"trivial", "trivial_predictor"}}}; {} if absolute.
   fitted_floors: dict = dataclasses.field(default_factory=dict)
   serving_model: str = ""           # the TF Serving model name the Pusher pushes to
   # The InfraValidator's verdict: {"blessed", "why", "load_seconds", "checks": [...]}
@@ -63,7 +64,13 @@ class RunSummary:
 
   @property
   def accuracy_name(self) -> str:
+    """Exact-match accuracy (multi-label: subset accuracy), gated or not."""
     return evaluation.ACCURACY[self.task["kind"]][0]
+
+  @property
+  def decision_name(self) -> str:
+    """The gated metric of the decisions: accuracy, or macro-F1 for multi-label."""
+    return evaluation.DECISION[self.task["kind"]][0]
 
   @property
   def auc_name(self) -> str:
@@ -78,12 +85,16 @@ class RunSummary:
     return self.metrics.get(self.auc_name)
 
   def _floor(self, metric: str) -> str:
-    """'  floor F = trivial predictor T + margin M' for a fitted floor; '' otherwise."""
+    """'  floor F = trivial predictor T + margin M' for a fitted floor; for a metric
+    reported ungated, its trivial predictor's value; '' otherwise."""
     floor = self.fitted_floors.get("floors", {}).get(metric)
-    if not floor:
-      return ""
-    return (f"  floor {floor['floor']:.4f} = {floor['trivial_predictor']} {floor['trivial']:.4f} "
-            f"+ margin {floor['margin']:.4f}")
+    if floor:
+      return (f"  floor {floor['floor']:.4f} = {floor['trivial_predictor']} {floor['trivial']:.4f} "
+              f"+ margin {floor['margin']:.4f}")
+    reference = self.fitted_floors.get("ungated", {}).get(metric)
+    if reference:
+      return f"  not gated; {reference['trivial_predictor']} {reference['trivial']:.4f}"
+    return ""
 
   def _tuning_rows(self) -> list:
     if not self.tuning:
@@ -112,18 +123,19 @@ class RunSummary:
                      f"{', ...' if len(labels) > 6 else ''})"),
             *([("model", describe_model(self.model))] if self.model else []),
             *self._tuning_rows(),
-            (f"test {self.accuracy_name.replace('_', ' ')}", _fmt(self.accuracy) + self._floor(self.accuracy_name)),
-            (f"test {self.auc_name.replace('_', ' ')}", _fmt(self.auc) + self._floor(self.auc_name))]
+            *[(f"test {name.replace('_', ' ')}", _fmt(self.metrics.get(name)) + self._floor(name))
+              for name in dict.fromkeys((self.decision_name, self.auc_name, self.accuracy_name))]]
     rows += [(f"test {name.replace('_', ' ')}", _fmt(self.metrics[name]))
-             for name in EXTRA_ROWS if name in self.metrics]
+             for name in EXTRA_ROWS if name in self.metrics and name != self.decision_name]
     left_out = self.fitted_floors.get("left_out_of_macro_averages") or {}
     if left_out:
       rows.append(("not judged", "left out of macro averages (no positive or no negative test example): "
                                  + ", ".join(f"{label} ({n} positives)" for label, n in sorted(left_out.items()))))
     rows += [("test examples", _fmt(self.metrics.get("example_count"), "{:.0f}")),
              ("baseline", "none (first blessed model: judged on the floors alone)" if not self.baseline_metrics
-              else f"accuracy {_fmt(self.baseline_metrics.get(self.accuracy_name))}, "
-                   f"AUC {_fmt(self.baseline_metrics.get(self.auc_name))} (last blessed model)"),
+              else f"{self.decision_name.replace('_', ' ')} {_fmt(self.baseline_metrics.get(self.decision_name))}, "
+                   f"{self.auc_name.replace('_', ' ')} {_fmt(self.baseline_metrics.get(self.auc_name))} "
+                   f"(last blessed model)"),
              ("blessed", "yes" if self.blessed else "no")]
     rows += [("why not", line) for line in self.failures]
     rows += self._infra_rows()

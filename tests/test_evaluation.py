@@ -1,4 +1,5 @@
-"""The gate as configured for TFMA: for every task kind, accuracy and AUC each carry the
+"""The gate as configured for TFMA: for every task kind, the decision metric (accuracy;
+multi-label: macro-F1) and AUC each carry the
 floor and the no-regression bound against the baseline (the end-to-end behaviour is in
 test_gate_regression.py; this catches a bound dropped for one metric of one kind)."""
 import json
@@ -40,8 +41,8 @@ def test_accuracy_and_auc_each_have_a_floor_and_a_no_regression_bound(task, abso
   gate = GateConfig(max_accuracy_drop=0.01, max_auc_drop=0.02,
                     **({"min_accuracy": min_accuracy, "min_auc": min_auc} if absolute else {}))
   gated = _gated(evaluation.eval_config(gate, task))
-  assert set(gated) == {evaluation.ACCURACY[task.kind], evaluation.AUC[task.kind]}, gated
-  for key, floor, drop in ((evaluation.ACCURACY[task.kind], min_accuracy, 0.01),
+  assert set(gated) == {evaluation.DECISION[task.kind], evaluation.AUC[task.kind]}, gated
+  for key, floor, drop in ((evaluation.DECISION[task.kind], min_accuracy, 0.01),
                            (evaluation.AUC[task.kind], min_auc, 0.02)):
     threshold = gated[key]
     assert threshold.value_threshold.lower_bound.value == pytest.approx(floor), key

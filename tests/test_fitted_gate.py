@@ -35,6 +35,18 @@ def test_subset_accuracy_floor_is_the_most_frequent_label_set():
   assert floor.trivial_predictor == "most frequent label set {a, b}"
 
 
+def test_f1_floor_is_every_judged_label_predicted_for_every_text():
+  labels = [("a",)] * 50 + [("a", "b")] * 30 + [()] * 20   # a: 0.8 of texts, b: 0.3
+  floor = floors.f1_floor("macro_f1", labels, ["a", "b"])
+  f1 = {"a": 2 * 0.8 / 1.8, "b": 2 * 0.3 / 1.3}                 # precision p, recall 1
+  assert floor.trivial == pytest.approx((f1["a"] + f1["b"]) / 2)
+  assert floor.trivial_predictor == "every label predicted for every text"
+  error = math.sqrt(sum((2 / (1 + p) ** 2) ** 2 * p * (1 - p) / 100 for p in (0.8, 0.3))) / 2
+  assert floor.margin == pytest.approx(3 * error)
+  # Only the labels the macro average takes: a rare one left out lowers nothing.
+  assert floors.f1_floor("macro_f1", labels, ["a"]).trivial == pytest.approx(f1["a"])
+
+
 def test_auc_floor_is_chance_plus_the_null_standard_error_of_the_judged_labels():
   labels = [("a",)] * 30 + [("b",)] * 70
   binary = floors.auc_floor("auc", labels, ["b"])
@@ -58,10 +70,12 @@ def test_the_evaluators_config_gets_fitted_floors_and_judged_macro_averages():
   label_sets = [("a",)] * 50 + [("a", "b")] * 30 + [()] * 20
   fitted, record = fit(config, task, label_sets)
   bounds = _bounds(fitted)
-  accuracy = floors.accuracy_floor("subset_accuracy", label_sets, True)
+  f1 = floors.f1_floor("macro_f1", label_sets, ["a", "b"])
   auc = floors.auc_floor("macro_auc", label_sets, ["a", "b"])
-  assert sorted(bounds.values()) == pytest.approx(sorted([accuracy.value, auc.value]))
-  assert record["floors"]["subset_accuracy"]["trivial"] == pytest.approx(0.5)
+  assert sorted(bounds.values()) == pytest.approx(sorted([f1.value, auc.value]))
+  assert set(record["floors"]) == {"macro_f1", "macro_auc"}
+  # Subset accuracy is reported beside its trivial predictor, not gated.
+  assert record["ungated"]["subset_accuracy"]["trivial"] == pytest.approx(0.5)
   assert record["left_out_of_macro_averages"] == {"rare": 0}
   macro_specs = [s for s in fitted.metrics_specs if s.aggregate.macro_average]
   assert macro_specs and all(dict(s.aggregate.class_weights) == {0: 1.0, 1: 1.0} for s in macro_specs)
@@ -104,12 +118,15 @@ def test_fitted_floors_bless_a_good_hard_multi_label_model_and_refuse_chance(shu
   config = config.replace(data=dataclasses.replace(config.data, path=str(data), label_column="labels"),
                           model=dataclasses.replace(config.model, epochs=8, learning_rate=3e-3))
   result = run.run(config)
-  floor = result.fitted_floors["floors"]["subset_accuracy"]
-  assert floor["trivial"] < 0.3 and result.task["kind"] == task_lib.MULTI_LABEL, result.table()
+  floor = result.fitted_floors["floors"]["macro_f1"]
+  subset = result.fitted_floors["ungated"]["subset_accuracy"]
+  assert subset["trivial"] < 0.3 and result.task["kind"] == task_lib.MULTI_LABEL, result.table()
   assert "floor" in result.table() and floor["trivial_predictor"] in result.table()
+  assert subset["trivial_predictor"] in result.table()
   if shuffled:
     assert not result.blessed and result.pushed_to is None, result.table()
-    assert any(line.startswith(("subset_accuracy value", "macro_auc value")) for line in result.failures)
+    assert any(line.startswith(("macro_f1 value", "macro_auc value")) for line in result.failures)
   else:
     assert result.blessed and result.pushed_to, result.table()
-    assert result.accuracy > floor["floor"] and result.auc > result.fitted_floors["floors"]["macro_auc"]["floor"]
+    assert result.metrics["macro_f1"] > floor["floor"]
+    assert result.auc > result.fitted_floors["floors"]["macro_auc"]["floor"]

@@ -42,6 +42,9 @@ def fit(eval_config: config_pb2.EvalConfig, task: task_lib.Task, label_sets: lis
   judged, left_out = floors_lib.judged_labels(label_sets, task.labels)
   auc_labels = task.labels[1:] if task.kind == task_lib.BINARY else judged
   record = {"examples": len(label_sets), "left_out_of_macro_averages": left_out, "floors": {}}
+  if multi_label:   # reported beside the ungated subset accuracy
+    subset = floors_lib.accuracy_floor("subset_accuracy", label_sets, multi_label=True)
+    record["ungated"] = {subset.metric: {"trivial": subset.trivial, "trivial_predictor": subset.trivial_predictor}}
   for spec in config.metrics_specs:
     if spec.aggregate.macro_average and spec.aggregate.class_weights:
       weights = {i: 1.0 for i, label in enumerate(task.labels) if label in judged}
@@ -55,6 +58,8 @@ def fit(eval_config: config_pb2.EvalConfig, task: task_lib.Task, label_sets: lis
           continue
         if metric.class_name in ACCURACY_CLASSES:
           floor = floors_lib.accuracy_floor(name or _default_name(metric.class_name), label_sets, multi_label)
+        elif metric.class_name == "F1Score":
+          floor = floors_lib.f1_floor(name or "f1_score", label_sets, judged)
         else:
           floor = floors_lib.auc_floor(name or "auc", label_sets, auc_labels)
         bound.value = floor.value

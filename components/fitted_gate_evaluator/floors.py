@@ -2,15 +2,21 @@
 scores on the same examples.
 
   accuracy (binary, multi-class)   the majority class's share
-  subset accuracy (multi-label)    the most frequent label set's share (the empty set too)
+  macro-F1 (multi-label)           the label prior as the score: every label predicted
+                                   for every text, F1 = 2p / (1 + p) for a label of
+                                   prevalence p (never predicting it scores 0), averaged
   AUC (any kind)                   0.5, a predictor that ranks at random
+  subset accuracy (multi-label,    the most frequent label set's share (the empty set
+    reported, not gated)           too), shown beside it for reference
 
 The margin is the larger of MIN_MARGIN and Z standard errors of the trivial value on this
 many examples, so a model at chance on a small test split does not pass by luck: for
-accuracy sqrt(p (1 - p) / n); for AUC the null standard error of Hanley & McNeil (1982),
-sqrt((n1 + n0 + 1) / (12 n1 n0)), averaged over the labels a macro AUC averages. A label
-the test split cannot judge (no positive or no negative example) has no AUC: it is left
-out of macro averages and listed.
+accuracy sqrt(p (1 - p) / n); for F1 the delta method on 2p / (1 + p), 2 / (1 + p)^2 *
+sqrt(p (1 - p) / n), and for AUC the null standard error of Hanley & McNeil (1982),
+sqrt((n1 + n0 + 1) / (12 n1 n0)), each averaged over the labels a macro average takes
+(labels taken as independent). A label the test split cannot judge (no positive or no
+negative example) has no AUC and no F1 worth the name: it is left out of macro averages
+and listed.
 """
 import collections
 import dataclasses
@@ -45,6 +51,20 @@ def accuracy_floor(metric: str, label_sets: Sequence[tuple], multi_label: bool) 
   share = share / n if n else 0.0
   name = (f"most frequent label set {{{', '.join(most)}}}" if multi_label else f"majority class {most[0]}") if n else "-"
   return Floor(metric, share, _margin(math.sqrt(share * (1 - share) / n) if n else 0.0), name)
+
+
+def f1_floor(metric: str, label_sets: Sequence[tuple], labels: Sequence[str]) -> Floor:
+  """Macro-F1 of predicting every one of `labels` (those a macro average takes) for every
+  test example: per label 2p / (1 + p), the best F1 a constant score reaches."""
+  n = len(label_sets)
+  positives = collections.Counter(label for s in label_sets for label in set(s))
+  shares = [positives[label] / n for label in labels] if n else []
+  if not shares:
+    return Floor(metric, 0.0, MIN_MARGIN, "-")
+  trivial = sum(2 * p / (1 + p) for p in shares) / len(shares)
+  variance = sum((2 / (1 + p) ** 2) ** 2 * p * (1 - p) / n for p in shares)
+  return Floor(metric, trivial, _margin(math.sqrt(variance) / len(shares)),
+               "every label predicted for every text")
 
 
 def judged_labels(label_sets: Sequence[tuple], labels: Sequence[str]) -> tuple[list, dict]:

@@ -58,7 +58,7 @@ def thresholds(task: task_lib.Task, errors: Optional[dict]) -> dict:
 
 def limitations(result: summary_lib.RunSummary, view: dict, errors: Optional[dict]) -> list[str]:
   """The worst slices, the classes with the most mistakes and the labels left unjudged."""
-  lines = [f"Slice {s['slice']}: {result.accuracy_name} {s['value']:.4f}, "
+  lines = [f"Slice {s['slice']}: {result.decision_name} {s['value']:.4f}, "
            f"{s['below_overall']:.4f} below overall ({s['examples']:.0f} test examples)."
            for s in view["worst_slices"] if s["below_overall"] is not None and s["below_overall"] > 0]
   classes = [c for c in (errors or {}).get("classes", []) if c["examples"]]
@@ -90,7 +90,7 @@ def context(name: str, result: summary_lib.RunSummary, statistics_uri: str, erro
                                                           f"failed: {infra.get('why', '')}")),
            ("versions", _versions())]
   return {"name": name, "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "summary": result,
-          "summary_accuracy_name": result.accuracy_name, "min_slice_examples": read.MIN_SLICE_EXAMPLES,
+          "summary_decision_name": result.decision_name, "min_slice_examples": read.MIN_SLICE_EXAMPLES,
           "model": model, "data": read.data_view(statistics_uri) if statistics_uri else [], "view": view,
           "thresholds": thresholds(task, errors), "limitations": limitations(result, view, errors),
           "errors": errors, "lineage": list(lineage.items()), "intended_use": intended_use.strip()}

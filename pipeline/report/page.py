@@ -41,7 +41,7 @@ def context(config: PipelineConfig) -> dict:
   trials = [dict(t, settings=summary_lib.describe_model(t["values"]) + (f" ({t['why']})" if t.get("why") else ""))
             for t in result.tuning.get("trials", [])]
   return {"name": config.name, "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-          "metadata_path": config.metadata_path, "summary": result, "summary_accuracy_name": result.accuracy_name,
+          "metadata_path": config.metadata_path, "summary": result, "summary_decision_name": result.decision_name,
           "min_slice_examples": read.MIN_SLICE_EXAMPLES, "view": view,
           "charts": charts.overall_charts(view["plots"]),
           "errors": read.error_analysis(card.uri if card else None),

@@ -32,7 +32,7 @@ ONE_CLASS = "n/a"                               # what such a slice shows instea
 MIN_SLICE_EXAMPLES = 10                         # a smaller slice is never called one of the worst
 WORST_SLICES = 3
 _NAMES = {"BinaryAccuracy": "binary_accuracy", "AUC": "auc", "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-          "SubsetAccuracy": "subset_accuracy"}
+          "SubsetAccuracy": "subset_accuracy", "F1Score": "f1_score"}
 
 
 # --- ML Metadata -------------------------------------------------------------------
@@ -163,11 +163,12 @@ def confusion(values: dict, plots: dict, task: task_lib.Task) -> Optional[dict]:
   return None
 
 
-def worst_slices(slices: list, accuracy_name: str, limit: int = WORST_SLICES) -> list[dict]:
-  """The slices (of at least MIN_SLICE_EXAMPLES examples) with the lowest gate accuracy."""
-  overall = next((m.get(accuracy_name) for name, m, _ in slices if name == OVERALL), None)
-  judged = [(m[accuracy_name], name, m.get("example_count")) for name, m, _ in slices
-            if name != OVERALL and isinstance(m.get(accuracy_name), float)
+def worst_slices(slices: list, metric_name: str, limit: int = WORST_SLICES) -> list[dict]:
+  """The slices (of at least MIN_SLICE_EXAMPLES examples) with the lowest value of the
+  gate's decision metric (NaN, as a macro-F1 with no label to judge, is left out)."""
+  overall = next((m.get(metric_name) for name, m, _ in slices if name == OVERALL), None)
+  judged = [(m[metric_name], name, m.get("example_count")) for name, m, _ in slices
+            if name != OVERALL and isinstance(m.get(metric_name), float) and m[metric_name] == m[metric_name]
             and (m.get("example_count") or 0) >= MIN_SLICE_EXAMPLES]
   return [{"slice": name, "value": value, "examples": count,
            "below_overall": None if overall is None else overall - value}
@@ -196,7 +197,7 @@ def evaluation_view(result: summary_lib.RunSummary) -> dict:
       "gate": gate_rows(eval_result.config, result),
       "slice_metrics": SLICE_METRICS[task.kind],
       "slices": [(name, metrics) for name, metrics, _ in slices],
-      "worst_slices": worst_slices(slices, result.accuracy_name),
+      "worst_slices": worst_slices(slices, result.decision_name),
       "per_label_metrics": per_label_metrics,
       "per_label": [(label, [result.per_label.get(label, {}).get(m) for m in per_label_metrics])
                     for label in task.labels] if result.per_label else [],
