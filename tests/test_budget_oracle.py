@@ -86,3 +86,29 @@ def test_no_trial_starts_that_the_budget_cannot_hold(tmp_path):
   assert len(ran) == 1 and ran[0][0] == candidates[0]
   skipped = [t for t in oracle.log if t["status"] == "skipped"]
   assert len(skipped) >= len(candidates) - 1 and all("of the budget left" in t["why"] for t in skipped)
+
+
+MULTI_LABEL = task_lib.Task(task_lib.MULTI_LABEL, ("a", "b", "c"))
+PAIR = "minilm-wordpiece-bag+use-multilingual-v3"
+
+
+def test_a_fine_tuned_pair_pays_its_frozen_members_forward_pass_each_epoch():
+  values = {"embedding_handle": PAIR, "trainable": True, "epochs": 5}
+  # The word-piece bag fine-tuned (3 per epoch), USE frozen but run every epoch (15).
+  assert tuner.relative_cost(values) == 1.0 * 3 * 5 + 15.0 * 5
+  assert tuner.relative_cost(dict(values, trainable=False)) == 16.0   # frozen: embedded once
+
+
+def test_a_promotion_the_budget_cannot_hold_gives_way_to_the_next_screened(tmp_path):
+  """The pair screens best but its whole run (900 s estimated) exceeds the budget: the
+  next screened candidate, which fits, is trained whole in its place."""
+  candidates = tuner.portfolio(model_lib.ModelConfig(), MULTI_LABEL)
+  assert [c["embedding_handle"] for c in candidates].count(PAIR) == 1
+  oracle = tuner.BudgetOracle(candidates, budget_seconds=600, objective="eval_macro_f1")
+  ran = _search(oracle, lambda v: 0.9 if v["embedding_handle"] == PAIR else 0.8, tmp_path,
+                seconds=lambda v: 10 * tuner.relative_cost(v))
+  promoted = [values for values, stage, _ in ran if stage == "promoted"]
+  assert [(v["embedding_handle"], v["epochs"]) for v in promoted] == [("minilm-wordpiece-bag", 10)]
+  skipped = [t for t in oracle.log if t["status"] == "skipped" and t["stage"] == "promoted"]
+  assert [(t["values"]["embedding_handle"], t["values"]["epochs"]) for t in skipped] == [(PAIR, 5)]
+  assert "estimated 900 s" in skipped[0]["why"]

@@ -9,12 +9,18 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.components.base import base_executor
 from tfx.orchestration import metadata
+from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+
+from components.budget_tuner import executor as budget_tuner
 
 from models import features
 from models import nb_ratio
 from models import task as task_lib
+from models import tuner
 from pipeline import cli, summary
 from pipeline import run
 from pipeline.config import TuneConfig
@@ -100,16 +106,51 @@ def test_the_next_run_reuses_the_tuning_and_keeps_the_users_flags(tuned):
   assert "reused" in result.table()
 
 
-def test_the_budget_stops_trials(tmp_path):
-  """A budget of nothing: the first trial runs (it is the default the Trainer would train
-  anyway); no other starts, each skipped with the estimate that did not fit."""
-  data = make_aclimdb(tmp_path / "aclImdb", {"train": 40, "test": 20})
-  result = run.run(_tuned_config(data, tmp_path / "out", budget_minutes=0))
-  statuses = [t["status"] for t in result.tuning["trials"]]
-  assert statuses[0] == "completed" and set(statuses[1:]) == {"skipped"} and len(statuses) >= 5, result.table()
-  assert all("of the budget left" in t["why"] for t in result.tuning["trials"][1:])
-  assert "budget" in result.tuning["stopped_because"]
-  assert result.blessed and result.pushed_to
+def _recorded_tuner_run(config):
+  """(input_dict, exec_properties) of the latest BudgetTuner execution, read back from
+  ML Metadata: the executor can be run again exactly as the pipeline ran it."""
+  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
+    store = m.store
+    types = {t.id: t.name for t in store.get_execution_types()}
+    execution = max((e for e in store.get_executions() if types[e.type_id].endswith(".BudgetTuner")),
+                    key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type == metadata_store_pb2.Event.INPUT]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    artifact_types = {t.id: t for t in store.get_artifact_types()}
+    input_dict = {}
+    for event in events:
+      mlmd_artifact = artifacts[event.artifact_id]
+      artifact = artifact_utils.deserialize_artifact(artifact_types[mlmd_artifact.type_id], mlmd_artifact)
+      input_dict.setdefault(event.path.steps[0].key, []).append(artifact)
+  exec_properties = {name: value.string_value or value.int_value
+                     for name, value in execution.custom_properties.items() if not name.startswith("__")}
+  return input_dict, exec_properties
+
+
+def test_the_budget_stops_trials(tuned, tmp_path):
+  """The tuned run's Tuner executor run again as ML Metadata recorded it, with a budget of
+  nothing: the first trial runs (it is the default the Trainer would train anyway); no
+  other starts, each skipped with the estimate that did not fit."""
+  config, _ = tuned
+  input_dict, exec_properties = _recorded_tuner_run(config)
+  custom_config = json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+  custom_config[tuner.TUNE_CONFIG_KEY]["budget_minutes"] = 0
+  exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY] = json.dumps(custom_config)
+  best, results = standard_artifacts.HyperParameters(), standard_artifacts.TunerResults()
+  best.uri, results.uri = str(tmp_path / "best"), str(tmp_path / "results")
+  context = base_executor.BaseExecutor.Context(tmp_dir=str(tmp_path / "tmp"), unique_id="budget-test")
+  budget_tuner.Executor(context).Do(input_dict, {standard_component_specs.BEST_HYPERPARAMETERS_KEY: [best],
+                                                 standard_component_specs.TUNER_RESULTS_KEY: [results]},
+                                    exec_properties)
+  log = json.loads((tmp_path / "results" / budget_tuner.TRIALS_FILE).read_text())
+  statuses = [t["status"] for t in log["trials"]]
+  assert statuses[0] == "completed" and set(statuses[1:]) == {"skipped"} and len(statuses) >= 5, log
+  assert all("of the budget left" in t["why"] for t in log["trials"][1:])
+  assert "budget" in log["stopped_because"] and log["budget_seconds"] == 0
+  # The Trainer gets the one trial that ran.
+  took = json.loads((tmp_path / "best" / "best_hyperparameters.txt").read_text())["values"]
+  assert took == log["trials"][0]["values"]
 
 
 def test_embeddings_side_by_side_serve_raw_text(tmp_path):

@@ -123,7 +123,8 @@ def thresholds(eval_config) -> list:
 
 def gate_rows(eval_config, result: summary_lib.RunSummary) -> list[dict]:
   """One row per threshold: value, floor (and the trivial predictor it was fitted to),
-  the baseline's value, the change and whether it passed."""
+  the baseline's value, the change and whether it passed; then the metrics reported
+  beside a trivial predictor but not gated (multi-label subset accuracy)."""
   rows = []
   for key, floor, drop in thresholds(eval_config):
     value = result.metrics.get(key)
@@ -133,7 +134,10 @@ def gate_rows(eval_config, result: summary_lib.RunSummary) -> list[dict]:
     ok_drop = change is None or drop is None or change >= -drop - 1e-12
     rows.append({"metric": key, "value": value, "floor": floor, "fitted": result.fitted_floors.get("floors", {}).get(key),
                  "baseline": base_value, "change": change, "allowed_change": None if drop is None else -drop,
-                 "ok": ok_floor and ok_drop})
+                 "ok": ok_floor and ok_drop, "gated": True})
+  for key, reference in result.fitted_floors.get("ungated", {}).items():   # shown for reference
+    rows.append({"metric": key, "value": result.metrics.get(key), "fitted": dict(reference, margin=None),
+                 "baseline": (result.baseline_metrics or {}).get(key), "gated": False})
   return rows
 
 
