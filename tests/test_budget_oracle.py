@@ -100,7 +100,7 @@ def test_a_fine_tuned_pair_pays_its_frozen_members_forward_pass_each_epoch():
 
 
 def test_a_promotion_the_budget_cannot_hold_gives_way_to_the_next_screened(tmp_path):
-  """The pair screens best but its whole run (900 s estimated) exceeds the budget: the
+  """The pair screens best but its whole run (1,800 s estimated) exceeds the budget: the
   next screened candidate, which fits, is trained whole in its place."""
   candidates = tuner.portfolio(model_lib.ModelConfig(), MULTI_LABEL)
   assert [c["embedding_handle"] for c in candidates].count(PAIR) == 1
@@ -110,5 +110,5 @@ def test_a_promotion_the_budget_cannot_hold_gives_way_to_the_next_screened(tmp_p
   promoted = [values for values, stage, _ in ran if stage == "promoted"]
   assert [(v["embedding_handle"], v["epochs"]) for v in promoted] == [("minilm-wordpiece-bag", 10)]
   skipped = [t for t in oracle.log if t["status"] == "skipped" and t["stage"] == "promoted"]
-  assert [(t["values"]["embedding_handle"], t["values"]["epochs"]) for t in skipped] == [(PAIR, 5)]
-  assert "estimated 900 s" in skipped[0]["why"]
+  assert [(t["values"]["embedding_handle"], t["values"]["epochs"]) for t in skipped] == [(PAIR, 10)]
+  assert "estimated 1800 s" in skipped[0]["why"]

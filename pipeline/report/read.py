@@ -136,7 +136,7 @@ def gate_rows(eval_config, result: summary_lib.RunSummary) -> list[dict]:
                  "baseline": base_value, "change": change, "allowed_change": None if drop is None else -drop,
                  "ok": ok_floor and ok_drop, "gated": True})
   for key, reference in result.fitted_floors.get("ungated", {}).items():   # shown for reference
-    rows.append({"metric": key, "value": result.metrics.get(key), "fitted": dict(reference, margin=None),
+    rows.append({"metric": key, "value": result.metrics.get(key), "fitted": reference,
                  "baseline": (result.baseline_metrics or {}).get(key), "gated": False})
   return rows
 
