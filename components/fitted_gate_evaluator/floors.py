@@ -39,6 +39,11 @@ class Floor:
     return min(self.trivial + self.margin, 1.0)
 
 
+def _positives(label_sets: Sequence[tuple]) -> collections.Counter:
+  """How many test examples carry each label."""
+  return collections.Counter(label for s in label_sets for label in set(s))
+
+
 def _margin(standard_error: float) -> float:
   return max(MIN_MARGIN, Z * standard_error)
 
@@ -57,7 +62,7 @@ def f1_floor(metric: str, label_sets: Sequence[tuple], labels: Sequence[str]) ->
   """Macro-F1 of predicting every one of `labels` (those a macro average takes) for every
   test example: per label 2p / (1 + p), the best F1 a constant score reaches."""
   n = len(label_sets)
-  positives = collections.Counter(label for s in label_sets for label in set(s))
+  positives = _positives(label_sets)
   shares = [positives[label] / n for label in labels] if n else []
   if not shares:
     return Floor(metric, 0.0, MIN_MARGIN, "-")
@@ -70,7 +75,7 @@ def f1_floor(metric: str, label_sets: Sequence[tuple], labels: Sequence[str]) ->
 def judged_labels(label_sets: Sequence[tuple], labels: Sequence[str]) -> tuple[list, dict]:
   """(labels with a positive and a negative test example, {left-out label: positives})."""
   n = len(label_sets)
-  positives = collections.Counter(label for s in label_sets for label in set(s))
+  positives = _positives(label_sets)
   judged = [label for label in labels if 0 < positives[label] < n]
   return judged, {label: positives[label] for label in labels if label not in judged}
 
@@ -78,7 +83,7 @@ def judged_labels(label_sets: Sequence[tuple], labels: Sequence[str]) -> tuple[l
 def auc_floor(metric: str, label_sets: Sequence[tuple], labels: Iterable[str]) -> Floor:
   """Binary: `labels` is the positive label alone; otherwise the labels a macro AUC averages."""
   n = len(label_sets)
-  positives = collections.Counter(label for s in label_sets for label in set(s))
+  positives = _positives(label_sets)
   variances = [(n + 1) / (12 * positives[label] * (n - positives[label])) for label in labels
                if 0 < positives[label] < n]
   error = math.sqrt(sum(variances)) / len(variances) if variances else 0.0
