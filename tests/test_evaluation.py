@@ -2,12 +2,11 @@
 multi-label: macro-F1) and AUC each carry the
 floor and the no-regression bound against the baseline (the end-to-end behaviour is in
 test_gate_regression.py; this catches a bound dropped for one metric of one kind)."""
-import json
 
 import pytest
 from tensorflow_model_analysis.proto import config_pb2
 
-from components.fitted_gate_evaluator.executor import FIT_TO_DATA
+from components.fitted_gate_evaluator.executor import FIT_TO_DATA, metric_name
 from models import task as task_lib
 from pipeline import evaluation
 from pipeline.config import GateConfig
@@ -23,11 +22,7 @@ def _gated(config: config_pb2.EvalConfig) -> dict:
   for spec in config.metrics_specs:
     for metric in spec.metrics:
       for per_slice in metric.per_slice_thresholds:
-        name = json.loads("{" + metric.config + "}" if metric.config and not metric.config.startswith("{")
-                          else metric.config or "{}").get("name", "")
-        key = name or {"BinaryAccuracy": "binary_accuracy", "AUC": "auc",
-                       "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-                       "SubsetAccuracy": "subset_accuracy"}[metric.class_name]
+        key = metric_name(metric)
         assert [s for s in per_slice.slicing_specs] == [config_pb2.SlicingSpec()]  # overall slice only
         gated[(key, spec.output_names[0] if spec.output_names else "")] = per_slice.threshold
   return gated

@@ -25,6 +25,9 @@ from models import task as task_lib
 FIT_TO_DATA = -1.0          # a lower bound the executor replaces with the fitted floor
 FLOORS_FILE = "floors.json"
 ACCURACY_CLASSES = ("BinaryAccuracy", "SparseCategoricalAccuracy", "SubsetAccuracy")
+DEFAULT_METRIC_NAMES = {"BinaryAccuracy": "binary_accuracy", "AUC": "auc",
+                        "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+                        "SubsetAccuracy": "subset_accuracy", "F1Score": "f1_score"}
 
 
 def read_label_sets(examples, splits) -> list:
@@ -51,26 +54,29 @@ def fit(eval_config: config_pb2.EvalConfig, task: task_lib.Task, label_sets: lis
       spec.aggregate.ClearField("class_weights")
       spec.aggregate.class_weights.update(weights)
     for metric in spec.metrics:
-      name = json.loads(metric.config).get("name") if metric.config.startswith("{") else None
+      name = metric_name(metric)
       for per_slice in metric.per_slice_thresholds:
         bound = per_slice.threshold.value_threshold.lower_bound
         if bound.value != FIT_TO_DATA:
           continue
         if metric.class_name in ACCURACY_CLASSES:
-          floor = floors_lib.accuracy_floor(name or _default_name(metric.class_name), label_sets, multi_label)
+          floor = floors_lib.accuracy_floor(name, label_sets, multi_label)
         elif metric.class_name == "F1Score":
-          floor = floors_lib.f1_floor(name or "f1_score", label_sets, judged)
+          floor = floors_lib.f1_floor(name, label_sets, judged)
         else:
-          floor = floors_lib.auc_floor(name or "auc", label_sets, auc_labels)
+          floor = floors_lib.auc_floor(name, label_sets, auc_labels)
         bound.value = floor.value
         record["floors"][floor.metric] = {"floor": floor.value, "trivial": floor.trivial, "margin": floor.margin,
                                           "trivial_predictor": floor.trivial_predictor}
   return config, record
 
 
-def _default_name(class_name: str) -> str:
-  return {"BinaryAccuracy": "binary_accuracy", "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-          "SubsetAccuracy": "subset_accuracy"}[class_name]
+def metric_name(metric: config_pb2.MetricConfig) -> str:
+  """The name a metric's values (and its floor in FLOORS_FILE) are stored under: its
+  configured "name", else TFMA's default for the class."""
+  config = metric.config
+  configured = json.loads("{" + config + "}" if config and config[0] != "{" else config or "{}")
+  return configured.get("name") or DEFAULT_METRIC_NAMES.get(metric.class_name, metric.class_name.lower())
 
 
 class Executor(evaluator_executor.Executor):

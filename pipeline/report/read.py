@@ -14,6 +14,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
+from components.fitted_gate_evaluator import executor as gate_executor
 from components.model_card_generator import artifact as card_artifact
 from models import features
 from models import task as task_lib
@@ -31,8 +32,6 @@ RANKING = ("auc", "auc_precision_recall")      # undefined on a slice with one c
 ONE_CLASS = "n/a"                               # what such a slice shows instead of a number
 MIN_SLICE_EXAMPLES = 10                         # a smaller slice is never called one of the worst
 WORST_SLICES = 3
-_NAMES = {"BinaryAccuracy": "binary_accuracy", "AUC": "auc", "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
-          "SubsetAccuracy": "subset_accuracy", "F1Score": "f1_score"}
 
 
 # --- ML Metadata -------------------------------------------------------------------
@@ -103,12 +102,6 @@ def overall_plots(eval_result) -> dict:
   return {}
 
 
-def _metric_name(metric) -> str:
-  """The name a metric config's values are stored under (its "name", else TFMA's default)."""
-  configured = json.loads("{" + metric.config + "}" if metric.config and metric.config[0] != "{" else metric.config or "{}")
-  return configured.get("name") or _NAMES.get(metric.class_name, metric.class_name.lower())
-
-
 def thresholds(eval_config) -> list:
   """[(metric, floor or None, allowed drop or None)] of the Evaluator's config."""
   rows = []
@@ -117,7 +110,7 @@ def thresholds(eval_config) -> list:
       for t in [metric.threshold] * metric.HasField("threshold") + [p.threshold for p in metric.per_slice_thresholds]:
         floor = t.value_threshold.lower_bound.value if t.HasField("value_threshold") else None
         drop = -t.change_threshold.absolute.value if t.HasField("change_threshold") else None
-        rows.append((_metric_name(metric), floor, drop))
+        rows.append((gate_executor.metric_name(metric), floor, drop))
   return rows
 
 
