@@ -124,7 +124,13 @@ def _decision_thresholds(model, evaluation, task: task_lib.Task) -> np.ndarray:
 
 
 def datasets(fn_args, tf_transform_output, config: model_lib.ModelConfig, task: task_lib.Task):
-  """(train, eval) batches of (text, label): the train split shuffled, the eval split in order."""
+  """(train, eval) batches of (text, label): the train split shuffled, the eval split in order.
+
+  The shuffle's order is drawn from TF's global seed as it stands when the dataset is made,
+  so it is set here: else the first training in a process (global seed unset) and every
+  later one (seed left by the one before: a tuning trial, an earlier run) saw the train
+  split in different orders, and the same settings trained different models."""
+  keras.utils.set_random_seed(config.seed)
   return (_dataset(fn_args, fn_args.train_files, tf_transform_output, config.batch_size, True, task),
           _dataset(fn_args, fn_args.eval_files, tf_transform_output, config.batch_size, False, task))
 
