@@ -16,7 +16,7 @@ from tensorflow_model_analysis.writers import eval_config_writer
 from ml_metadata.proto import metadata_store_pb2
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.orchestration import metadata
-from tfx.types import standard_artifacts
+from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import io_utils
 
 from components.budget_tuner.executor import TRIALS_FILE
@@ -211,6 +211,24 @@ def latest_artifact(store, artifact_type, producer: str = ""):
   return max(found, key=lambda a: a.id) if found else None
 
 
+def latest_execution(store, component: str):
+  """The newest execution of a component, by its class name (execution types are named
+  by the class's module path: ...trainer.component.Trainer); None if it never ran."""
+  types = {t.id: t.name for t in store.get_execution_types()}
+  return max((e for e in store.get_executions() if types.get(e.type_id, "").endswith(component)),
+             key=lambda e: e.id, default=None)
+
+
+def execution_artifacts(store, execution_id: int, event_type=metadata_store_pb2.Event.INPUT) -> dict:
+  """{key: [ML Metadata artifacts]} an execution took (or, given Event.OUTPUT, wrote)."""
+  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  found = {}
+  for event in events:
+    found.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+  return found
+
+
 def latest_output(metadata_path: str, artifact_type, producer: str = ""):
   """latest_artifact, opening the store; None where nothing (or no store) is recorded."""
   if not os.path.exists(metadata_path):   # connecting would create an empty store
@@ -308,40 +326,34 @@ def model_settings(model_uri: str) -> dict:
   return json.loads(io_utils.read_string_file(path)) if os.path.exists(path) else {}
 
 
-def _producers(store, artifact_id: int) -> list:
-  return [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
-          if e.type == metadata_store_pb2.Event.OUTPUT]
+def _producer(store, artifact_id: int) -> int:
+  """The execution that wrote an artifact."""
+  return next(e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
+              if e.type == metadata_store_pb2.Event.OUTPUT)
 
 
-def _artifacts_of(store, execution_ids: list, event_type) -> list:
-  """(type name, artifact) of the executions' inputs or outputs."""
-  ids = [e.artifact_id for e in store.get_events_by_execution_ids(execution_ids) if e.type == event_type]
-  types = {t.id: t.name for t in store.get_artifact_types()}
-  return [(types.get(a.type_id), a) for a in store.get_artifacts_by_id(ids)]
-
-
-def _run_ids(store, execution_ids: list) -> set:
-  """The pipeline-run contexts (one per orchestrator run) the executions belong to."""
+def _run_ids(store, execution_id: int) -> set:
+  """The pipeline-run contexts (one per orchestrator run) an execution belongs to."""
   run_type = store.get_context_type("pipeline_run").id
-  return {c.id for e in execution_ids for c in store.get_contexts_by_execution(e) if c.type_id == run_type}
+  return {c.id for c in store.get_contexts_by_execution(execution_id) if c.type_id == run_type}
 
 
 def trainer_tuning(store, model) -> dict:
   """The Tuner result the Trainer that wrote `model` took as input (lineage in ML
   Metadata), with the trial log its Tuner wrote and whether it was reused from an
   earlier run; {} if the Trainer took none."""
-  trainer_runs = _producers(store, model.id)
-  hyperparameters = [a for name, a in _artifacts_of(store, trainer_runs, metadata_store_pb2.Event.INPUT)
-                     if name == standard_artifacts.HyperParameters.TYPE_NAME]
+  trainer_run = _producer(store, model.id)
+  hyperparameters = execution_artifacts(store, trainer_run).get(standard_component_specs.HYPERPARAMETERS_KEY)
   if not hyperparameters:
     return {}
-  tuner_runs = _producers(store, hyperparameters[0].id)
+  tuner_run = _producer(store, hyperparameters[0].id)
   log = {}
-  for name, artifact in _artifacts_of(store, tuner_runs, metadata_store_pb2.Event.OUTPUT):
+  for artifact in execution_artifacts(store, tuner_run, metadata_store_pb2.Event.OUTPUT).get(
+      standard_component_specs.TUNER_RESULTS_KEY, []):
     path = os.path.join(artifact.uri, TRIALS_FILE)
-    if name == standard_artifacts.TunerResults.TYPE_NAME and os.path.exists(path):
+    if os.path.exists(path):
       log = json.loads(io_utils.read_string_file(path))
-  reused = not _run_ids(store, trainer_runs) & _run_ids(store, tuner_runs)
+  reused = not _run_ids(store, trainer_run) & _run_ids(store, tuner_run)
   return dict(log, uri=hyperparameters[0].uri, reused=reused)
 
 

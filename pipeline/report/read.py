@@ -35,14 +35,10 @@ WORST_SLICES = 3
 
 
 # --- ML Metadata -------------------------------------------------------------------
-def _latest_execution_property(store, node: str, name: str) -> str:
-  """A property of the newest execution of a node type (e.g. the Trainer's custom_config)."""
-  types = {t.id: t.name for t in store.get_execution_types()}
-  executions = [e for e in store.get_executions() if node in types.get(e.type_id, "")]
-  if not executions:
-    return ""
-  latest = max(executions, key=lambda e: e.id)
-  value = latest.properties.get(name) or latest.custom_properties.get(name)
+def _latest_execution_property(store, component: str, name: str) -> str:
+  """A property of the newest execution of a component (e.g. the ExampleGen's input_base)."""
+  latest = summary_lib.latest_execution(store, component)
+  value = latest and (latest.properties.get(name) or latest.custom_properties.get(name))
   return value.string_value if value else ""
 
 
