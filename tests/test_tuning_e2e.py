@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the pushed model's tokenizer ops
-from ml_metadata.proto import metadata_store_pb2
+import tensorflow_transform as tft
+from tfx.components.trainer import fn_args_utils
 from tfx.dsl.components.base import base_executor
-from tfx.orchestration import metadata
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
@@ -18,8 +18,10 @@ from tfx.types import standard_component_specs
 from components.budget_tuner import executor as budget_tuner
 
 from models import features
+from models import model as model_lib
 from models import nb_ratio
 from models import task as task_lib
+from models import trainer
 from models import tuner
 from pipeline import cli, summary
 from pipeline import run
@@ -41,18 +43,11 @@ def _tuned_config(data, out, budget_minutes):
 
 def _trainer_and_tuner_inputs(config):
   """(best_hyperparameters values the Trainer took, split names of the Tuner's examples)."""
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
-    store = m.store
-    types = {t.id: t.name for t in store.get_execution_types()}
-    def latest(node):
-      return max((e for e in store.get_executions() if types[e.type_id].endswith(node)), key=lambda e: e.id)
-    def inputs(execution, type_name):
-      ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution.id])
-             if e.type == metadata_store_pb2.Event.INPUT]
-      wanted = store.get_artifact_type(type_name).id
-      return [a for a in store.get_artifacts_by_id(ids) if a.type_id == wanted]
-    [hyperparameters] = inputs(latest(".Trainer"), standard_artifacts.HyperParameters.TYPE_NAME)
-    [examples] = inputs(latest(".BudgetTuner"), standard_artifacts.Examples.TYPE_NAME)
+  with summary.metadata_store(config.metadata_path) as store:
+    trainer_inputs = summary.execution_artifacts(store, summary.latest_execution(store, "Trainer").id)
+    tuner_inputs = summary.execution_artifacts(store, summary.latest_execution(store, "BudgetTuner").id)
+  [hyperparameters] = trainer_inputs[standard_component_specs.HYPERPARAMETERS_KEY]
+  [examples] = tuner_inputs[standard_component_specs.EXAMPLES_KEY]
   values = json.loads(pathlib.Path(hyperparameters.uri, "best_hyperparameters.txt").read_text())["values"]
   split_names = examples.properties.get("split_names") or examples.custom_properties["split_names"]
   return values, json.loads(split_names.string_value)
@@ -109,20 +104,11 @@ def test_the_next_run_reuses_the_tuning_and_keeps_the_users_flags(tuned):
 def _recorded_tuner_run(config):
   """(input_dict, exec_properties) of the latest BudgetTuner execution, read back from
   ML Metadata: the executor can be run again exactly as the pipeline ran it."""
-  with metadata.Metadata(metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
-    store = m.store
-    types = {t.id: t.name for t in store.get_execution_types()}
-    execution = max((e for e in store.get_executions() if types[e.type_id].endswith(".BudgetTuner")),
-                    key=lambda e: e.id)
-    events = [e for e in store.get_events_by_execution_ids([execution.id])
-              if e.type == metadata_store_pb2.Event.INPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  with summary.metadata_store(config.metadata_path) as store:
+    execution = summary.latest_execution(store, "BudgetTuner")
     artifact_types = {t.id: t for t in store.get_artifact_types()}
-    input_dict = {}
-    for event in events:
-      mlmd_artifact = artifacts[event.artifact_id]
-      artifact = artifact_utils.deserialize_artifact(artifact_types[mlmd_artifact.type_id], mlmd_artifact)
-      input_dict.setdefault(event.path.steps[0].key, []).append(artifact)
+    input_dict = {key: [artifact_utils.deserialize_artifact(artifact_types[a.type_id], a) for a in artifacts]
+                  for key, artifacts in summary.execution_artifacts(store, execution.id).items()}
   exec_properties = {name: value.string_value or value.int_value
                      for name, value in execution.custom_properties.items() if not name.startswith("__")}
   return input_dict, exec_properties
@@ -151,6 +137,23 @@ def test_the_budget_stops_trials(tuned, tmp_path):
   # The Trainer gets the one trial that ran.
   took = json.loads((tmp_path / "best" / "best_hyperparameters.txt").read_text())["values"]
   assert took == log["trials"][0]["values"]
+
+
+def test_the_train_order_does_not_depend_on_what_ran_before(tuned):
+  """trainer.datasets on the tuned run's own Transform output, as its Tuner read it: the
+  train split comes in the same order whatever global seed an earlier trial or run left."""
+  config, result = tuned
+  input_dict, exec_properties = _recorded_tuner_run(config)
+  fn_args = fn_args_utils.get_common_fn_args(input_dict, exec_properties)
+  transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  model_config = model_lib.ModelConfig.from_dict(result.model)
+  task = task_lib.Task.from_json(json.dumps(result.task))
+  orders = []
+  for earlier_seed in (1, 2):
+    tf.random.set_seed(earlier_seed)
+    train, _ = trainer.datasets(fn_args, transform_output, model_config, task)
+    orders.append([text for texts, _ in train for text in texts.numpy().tolist()])
+  assert len(orders[0]) > 20 and orders[0] == orders[1]
 
 
 def test_embeddings_side_by_side_serve_raw_text(tmp_path):
