@@ -38,9 +38,9 @@ notebook: setup   ## execute docs/evaluation_dashboard.ipynb headless on the lat
 	$(ENV) run jupyter nbconvert --to notebook --execute docs/evaluation_dashboard.ipynb --output-dir outputs/notebook
 
 # The model the latest make run pushed to (outputs/last_run.json), else the bundled sample's.
-MODEL ?= $(or $(shell sed -n 's/^  "serving_model": "\(.*\)",\{0,1\}$$/\1/p' outputs/last_run.json 2>/dev/null),imdb_sentiment)
+MODEL ?= $(shell python3 -m pipeline.paths serving-model)
 EMBEDDINGS ?= nb-word-ngram-bag minilm-bigram-bag use-multilingual-v3
-MODEL_BASE ?= outputs/serving/$(MODEL)
+MODEL_BASE ?= $(shell python3 -m pipeline.paths model-base $(MODEL))
 serve: setup      ## the local TF Serving-compatible server on the latest run's model (MODEL=trec ...; gRPC :8500, REST :8501)
 	$(ENV) run python -m serving.local_server --model_name=$(MODEL) \
 	  --model_base_path=$(MODEL_BASE) --batching_parameters_file=serving/deploy/batching_parameters.txt $(ARGS)

@@ -13,20 +13,8 @@ from models import features
 from models import task as task_lib
 from models.model import ModelConfig
 from pipeline import paths
-from pipeline.paths import REPO_ROOT
+from pipeline.paths import LAST_RUN_FILE, REPO_ROOT
 from pipeline.runners.worker_pool import PIPELINE_IMAGE  # `make image`; defined where the host reads it
-
-LAST_RUN_FILE = "last_run.json"   # in the output dir: the latest run's RunSummary
-
-
-def last_run(output_dir: str) -> dict:
-  """The latest run's summary as `make run` wrote it to output_dir; {} if there is none."""
-  try:
-    with open(os.path.join(output_dir, LAST_RUN_FILE), encoding="utf-8") as f:
-      return json.load(f)
-  except (FileNotFoundError, ValueError):
-    return {}
-
 
 # Beam settings for every Beam-powered component, unless --beam-arg gives others. In-process
 # is fastest on the bundled sample, and on 400k rows as fast as 2 worker processes with half

@@ -42,7 +42,8 @@ with native_stderr_silenced(QUIET):
   from models import predictions  # noqa: E402
   from models import task as task_lib  # noqa: E402
   from pipeline import summary  # noqa: E402
-  from pipeline.config import LAST_RUN_FILE, REPO_ROOT, PipelineConfig, last_run  # noqa: E402
+  from pipeline.config import REPO_ROOT, PipelineConfig  # noqa: E402
+  from pipeline.paths import LAST_RUN_FILE, last_run  # noqa: E402
   from serving.local_server.request_log import FILE_PATTERN  # noqa: E402
 
 # What each text becomes: its length, how much of it the training vocabulary covers, its

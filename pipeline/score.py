@@ -28,7 +28,8 @@ with native_stderr_silenced(QUIET):
   from components.errors import InputDataError  # noqa: E402
   from components.text_example_gen import records  # noqa: E402
   from models import task as task_lib  # noqa: E402
-  from pipeline.config import LAST_RUN_FILE, PipelineConfig, last_run  # noqa: E402
+  from pipeline.config import PipelineConfig  # noqa: E402
+  from pipeline.paths import LAST_RUN_FILE, last_run  # noqa: E402
 
 PROGRESS_EVERY = 10_000
 

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from pipeline import run
-from pipeline.config import NO_INFRA_VALIDATION, DataConfig, GateConfig, PipelineConfig, REPO_ROOT, last_run
+from pipeline.config import NO_INFRA_VALIDATION, DataConfig, GateConfig, PipelineConfig, REPO_ROOT
+from pipeline.paths import last_run
 
 SAMPLE = REPO_ROOT / "data" / "imdb-sentiment"
 

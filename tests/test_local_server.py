@@ -19,6 +19,7 @@ from tensorflow.python.ops import gen_lookup_ops
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from models import features
+from pipeline import paths
 from serving.clients import cli
 from serving.clients.common import ServingClientError, text_example
 from serving.clients.grpc_client import GrpcClient
@@ -218,6 +219,17 @@ def test_cli_defaults_to_the_model_of_the_latest_run(server, tmp_path, capsys):
   (tmp_path / "last_run.json").write_text(json.dumps({"serving_model": "trec"}))
   assert cli.main([*grpc, "--output-dir", str(tmp_path), "x"]) == 1
   assert f"served models: {MODEL}" in capsys.readouterr().err   # the server lists what it has
+
+
+def test_make_serve_defaults_to_the_model_of_the_latest_run(tmp_path, monkeypatch, capsys):
+  """The Makefile's MODEL and MODEL_BASE come from `python3 -m pipeline.paths`."""
+  monkeypatch.setattr(paths, "OUTPUT_DIR", tmp_path)
+  monkeypatch.chdir(tmp_path)
+  assert paths.main(["serving-model"]) == 0 and capsys.readouterr().out == f"{paths.SAMPLE_SERVING_MODEL}\n"
+  (tmp_path / paths.LAST_RUN_FILE).write_text(json.dumps({"serving_model": "trec"}))
+  assert paths.main(["serving-model"]) == 0 and capsys.readouterr().out == "trec\n"
+  assert paths.main(["model-base", "trec"]) == 0 and capsys.readouterr().out == "serving/trec\n"
+  assert paths.main(["model-base"]) == 2
 
 
 def test_concurrent_requests_are_batched_and_answered_correctly(tmp_path):

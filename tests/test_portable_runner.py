@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from pipeline.config import REPO_ROOT, last_run
+from pipeline.config import REPO_ROOT
+from pipeline.paths import last_run
 from tests.conftest import cli_args
 
 # In make test-kubeflow, not make test: at 135-145 s it is what puts make test past 15 minutes,

@@ -3,7 +3,8 @@ import argparse
 import os
 import sys
 
-from pipeline.config import LAST_RUN_FILE, PipelineConfig, last_run
+from pipeline.config import PipelineConfig
+from pipeline.paths import LAST_RUN_FILE, last_run
 from pipeline.report import page
 
 

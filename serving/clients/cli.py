@@ -17,7 +17,8 @@ import sys
 
 from google.protobuf import json_format
 
-from pipeline.config import REPO_ROOT, last_run
+from pipeline import paths
+from pipeline.config import REPO_ROOT
 from serving.clients.common import DEFAULT_MODEL, ServingClientError, predicted_labels
 from serving.clients.grpc_client import GrpcClient
 from serving.clients.rest_client import RestClient
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
   p.add_argument("--status", action="store_true", help="print the model's version states")
   p.add_argument("--metadata", action="store_true", help="print the model's signatures")
   args = p.parse_args(argv)
-  args.model = args.model or last_run(args.output_dir).get("serving_model") or DEFAULT_MODEL
+  args.model = args.model or paths.latest_serving_model(args.output_dir)
   client = make_client(args)
   try:
     if args.status:

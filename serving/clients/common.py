@@ -6,8 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import features
-
-DEFAULT_MODEL = "imdb_sentiment"
+from pipeline.paths import SAMPLE_SERVING_MODEL as DEFAULT_MODEL  # noqa: F401  (the clients' default)
 
 
 class ServingClientError(Exception):
