@@ -4,6 +4,7 @@
 #   scripts/env.sh setup          build (or reuse) the environment
 #   scripts/env.sh browser        add headless Chromium (only the report's page test needs it)
 #   scripts/env.sh run CMD ARGS   run CMD inside it, from the repository root
+#   scripts/env.sh cache          print the cache folder (other scripts keep their venvs there)
 #
 # TFX 1.21's ml-metadata / TFDV wheels need glibc >= 2.39. On such a host this is a
 # plain venv. On an older host (Debian 12 has 2.36) it is a Debian 13 (trixie)
@@ -220,6 +221,7 @@ case "$cmd" in
   run)   [ $# -gt 0 ] || die "usage: scripts/env.sh run CMD [ARGS...]"; "run_$m" "$@" ;;
   where) if [ "$m" = venv ]; then echo "$VENV_HOST"; else echo "$ROOTFS$VENV_IN"; fi ;;
   mode)  echo "$m" ;;
+  cache) echo "$CACHE" ;;
   rootfs-path) echo "$ROOTFS" ;;  # scripts/image.sh imports its operating system as a base image
-  *) die "usage: scripts/env.sh {setup|browser|run CMD...|where|mode|rootfs-path}" ;;
+  *) die "usage: scripts/env.sh {setup|browser|run CMD...|where|mode|cache|rootfs-path}" ;;
 esac

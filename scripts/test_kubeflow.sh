@@ -6,7 +6,7 @@
 # compiled inside the project's environment (scripts/env.sh).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${TFX_TEXT_CACHE:-$HOME/.cache/tfx-text-pipeline}/host-test-venv"
+VENV="$("$REPO/scripts/env.sh" cache)/host-test-venv"
 PYTEST="$(grep -oE '^pytest==[^ ]+' "$REPO/requirements/lock.txt")"
 [ -f "$VENV/.stamp-$PYTEST" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "$PYTEST" && touch "$VENV/.stamp-$PYTEST"; }
 cd "$REPO"

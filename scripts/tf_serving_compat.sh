@@ -13,7 +13,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
-VENV="${TF_SERVING_VENV:-$HOME/.cache/tfx-text-pipeline/tf2.19-venv}"
+VENV="${TF_SERVING_VENV:-$(scripts/env.sh cache)/tf2.19-venv}"
 PY311="${TF_SERVING_PYTHON:-$(command -v python3.11 || true)}"
 EMBEDDINGS="${EMBEDDINGS:-nb-word-ngram-bag minilm-bigram-bag use-multilingual-v3}"
 if [ ! -x "$VENV/bin/python" ]; then
