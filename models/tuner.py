@@ -19,8 +19,11 @@ Only trials that trained for their full epochs can be best: the Trainer takes th
 trial's values, epochs included. The first candidate (the task kind's default) runs whole.
 
 No trial starts that the remaining budget cannot hold: a trial's time is estimated from
-the measured trials (the same embedding's, else the first trial's scaled by the
-registry's relative cost). The first trial always runs. Fields the user fixed on the
+the measured trials (the same embedding's, else the latest trial's scaled by the
+registry's relative cost). A frozen candidate's cost is embedding the texts once, which
+grows with their length far more for an encoder than for a bag (USE frozen on IMDB's
+reviews: 749 s against 144 s so estimated), so it is measured instead: its modules embed
+a sample of the eval split and the time is scaled to both splits. The first trial always runs. Fields the user fixed on the
 command line (ModelConfig.fixed) are held at the user's values in every trial.
 """
 import dataclasses
@@ -29,6 +32,7 @@ from typing import Optional
 
 import keras_tuner
 import numpy as np
+import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
@@ -36,6 +40,7 @@ from models import model as model_lib
 from models import task as task_lib
 from models import thresholds as thresholds_lib
 from models import trainer as trainer_lib
+from models.embeddings import handles
 from models.embeddings import registry
 
 TUNE_CONFIG_KEY = "tune"   # custom_config: pipeline.config.TuneConfig as a dict
@@ -44,6 +49,8 @@ TUNE_CONFIG_KEY = "tune"   # custom_config: pipeline.config.TuneConfig as a dict
 # Multi-label: macro-F1 at thresholds chosen on eval.
 OBJECTIVE = {task_lib.BINARY: "eval_accuracy", task_lib.MULTI_CLASS: "eval_accuracy",
              task_lib.MULTI_LABEL: "eval_macro_f1"}
+PROBE_TEXTS = 128          # eval texts a frozen candidate's modules embed to time them
+FROZEN_HEAD_SHARE = 0.2    # a frozen trial's head training, as a share of its embedding time
 SEARCHED = ("embedding_handle", "trainable", "learning_rate", "batch_size", "dropout", "hidden_units", "epochs")
 
 # The portfolio, cheapest first: (embedding, fine-tuned, overrides). The settings come
@@ -141,7 +148,8 @@ class BudgetOracle(keras_tuner.Oracle):
   """The portfolio (screened where it pays), the better half of the screened trained whole,
   then variations of the best, within a wall-time budget."""
 
-  def __init__(self, candidates: list, budget_seconds: float, objective: str, fixed=(), max_variations=MAX_VARIATIONS):
+  def __init__(self, candidates: list, budget_seconds: float, objective: str, fixed=(), max_variations=MAX_VARIATIONS,
+               frozen_seconds=None):
     # The candidates are listed, not sampled: each trial's values are set whole, and the
     # best trial's HyperParameters config ({"space": [], "values": {...}}) is what TFX
     # writes to best_hyperparameters.txt for the Trainer.
@@ -165,11 +173,16 @@ class BudgetOracle(keras_tuner.Oracle):
     self.log = []           # every trial and every skipped candidate, in order
     self.stage = "portfolio"
     self.promotions_left = 0
+    self.frozen_seconds = frozen_seconds   # values -> measured seconds of a frozen trial (BudgetTuner's)
+    self.estimates = {}     # trial id -> the seconds it was estimated at when it started
 
   def estimate(self, values: dict) -> Optional[float]:
-    """Seconds a trial with these values should take, from the measured trials."""
+    """Seconds a trial with these values should take, from the measured trials (a frozen
+    one's from its modules' measured speed on this data, where the tuner measures it)."""
     if not self.measured:
       return None
+    if not values["trainable"] and self.frozen_seconds is not None:
+      return self.frozen_seconds(values)
     same = [(v, s) for v, s in self.measured.values()
             if (v["embedding_handle"], v["trainable"]) == (values["embedding_handle"], values["trainable"])]
     reference_values, reference_seconds = (same or list(self.measured.values()))[-1]
@@ -221,6 +234,8 @@ class BudgetOracle(keras_tuner.Oracle):
                          "stage": self._stage_of(values),
                          "why": f"estimated {estimate:.0f} s, {max(remaining, 0):.0f} s of the budget left"})
         continue
+      if estimate is not None:
+        self.estimates[trial_id] = round(estimate, 1)
       if _key(values) in self.screened:
         self.stages[trial_id] = "screening"
       if self.stage == "promotion":
@@ -247,23 +262,54 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
   def __init__(self, oracle: BudgetOracle, fn_args, base: model_lib.ModelConfig, task: task_lib.Task):
     super().__init__(oracle=oracle, directory=fn_args.working_dir, project_name="tuning", overwrite=True)
     self.fn_args, self.base, self.task = fn_args, base, task
-    self.transform_output = None
+    self._transform_output = None
+    self._frozen = {}            # embedding handle -> measured seconds of its frozen trial
+    oracle.frozen_seconds = self.frozen_seconds
+
+  def _datasets(self, values: dict):
+    if self._transform_output is None:
+      import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
+      self._transform_output = tft.TFTransformOutput(self.fn_args.transform_graph_path)
+    config = dataclasses.replace(self.base, **values)
+    return config, *trainer_lib.datasets(self.fn_args, self._transform_output, config, self.task)
+
+  def frozen_seconds(self, values: dict) -> float:
+    """What a frozen trial costs on this data: loading its modules, and embedding the
+    train and eval splits once, timed on PROBE_TEXTS eval texts (after one warm-up batch)
+    and scaled to the splits' size; the head's epochs on cached vectors are small beside
+    it (FROZEN_HEAD_SHARE)."""
+    handle = values["embedding_handle"]
+    if handle not in self._frozen:
+      start = time.time()
+      config, _, evaluation = self._datasets(values)
+      texts = next(iter(evaluation.unbatch().batch(PROBE_TEXTS)))[0]
+      layers = model_lib.embedding_layers(config, handles.resolve_all(handle))
+      for layer in layers:
+        layer(texts[:8])
+      loaded = time.time() - start
+      probe = time.time()
+      for layer in layers:
+        layer(texts)
+      per_text = (time.time() - probe) / len(texts)
+      count = _records(self.fn_args.train_files + self.fn_args.eval_files)
+      self._frozen[handle] = (loaded + per_text * count) * (1 + FROZEN_HEAD_SHARE)
+      print(f"[tuner] {handle} frozen: {1000 * per_text:.1f} ms a text on {len(texts)} eval texts; "
+            f"{count:,} texts to embed, about {self._frozen[handle]:.0f} s (measured in {time.time() - start:.0f} s)",
+            flush=True)
+    return self._frozen[handle]
 
   def run_trial(self, trial, *args, **kwargs):
-    import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
-    if self.transform_output is None:
-      self.transform_output = tft.TFTransformOutput(self.fn_args.transform_graph_path)
     values = trial.hyperparameters.values
-    config = dataclasses.replace(self.base, **values)
     print(f"[tuner] trial {trial.trial_id}: " + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
     start = time.time()
-    train, evaluation = trainer_lib.datasets(self.fn_args, self.transform_output, config, self.task)
+    config, train, evaluation = self._datasets(values)
     model = trainer_lib.fit(config, self.task, train, evaluation)
     score = eval_score(*trainer_lib.eval_predictions(model, evaluation, self.task), self.task)
     seconds = time.time() - start
     self.oracle.measured[trial.trial_id] = (dict(values), seconds)
     self.oracle.log.append({"trial": trial.trial_id, "status": "completed", "values": dict(values),
-                            "seconds": round(seconds, 1), "score": score, "stage": self.oracle.stage_of_trial(trial)})
+                            "seconds": round(seconds, 1), "estimate": self.oracle.estimates.get(trial.trial_id),
+                            "score": score, "stage": self.oracle.stage_of_trial(trial)})
     print(f"[tuner] trial {trial.trial_id}: {self.oracle.objective.name} {score:.4f} in {seconds:.0f} s", flush=True)
     return {self.oracle.objective.name: score}
 
@@ -274,6 +320,13 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
                else "every candidate tried")
     return {"objective": self.oracle.objective.name, "budget_seconds": self.oracle.budget_seconds,
             "stopped_because": stopped, "trials": self.oracle.log}
+
+
+def _records(file_patterns: list) -> int:
+  """Examples in Transform's output files (read, not parsed: the train split unshuffled)."""
+  files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+  return sum(int(tf.data.TFRecordDataset(f, compression_type="GZIP" if f.endswith(".gz") else "")
+                 .reduce(0, lambda n, _: n + 1)) for f in files)
 
 
 def eval_score(labels, probabilities, task: task_lib.Task) -> float:

@@ -112,3 +112,20 @@ def test_a_promotion_the_budget_cannot_hold_gives_way_to_the_next_screened(tmp_p
   skipped = [t for t in oracle.log if t["status"] == "skipped" and t["stage"] == "promoted"]
   assert [(t["values"]["embedding_handle"], t["values"]["epochs"]) for t in skipped] == [(PAIR, 10)]
   assert "estimated 1800 s" in skipped[0]["why"]
+
+
+def test_a_frozen_candidate_is_estimated_from_its_measured_embedding_time(tmp_path):
+  """USE frozen on IMDB: the registry's relative costs scaled the 101 s of a fine-tuned
+  pair to 144 s; it took 749 s. A frozen candidate's estimate is the tuner's measurement
+  of its modules on the data, and one the budget cannot hold is skipped by it."""
+  candidates = tuner.portfolio(model_lib.ModelConfig(), BINARY)
+  frozen = [c for c in candidates if not c["trainable"]]
+  assert [c["embedding_handle"] for c in frozen] == ["use-multilingual-v3"]
+  asked = []
+  oracle = tuner.BudgetOracle(candidates, budget_seconds=600, objective="eval_accuracy",
+                              frozen_seconds=lambda values: asked.append(values["embedding_handle"]) or 749.0)
+  ran = _search(oracle, lambda v: 0.9, tmp_path, seconds=lambda v: 1.0)
+  assert set(asked) == {"use-multilingual-v3"}
+  assert not any(values["embedding_handle"] == "use-multilingual-v3" for values, _, _ in ran)
+  [skipped] = [t for t in oracle.log if t["status"] == "skipped" and not t["values"]["trainable"]]
+  assert "estimated 749 s" in skipped["why"]
