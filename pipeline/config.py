@@ -160,8 +160,9 @@ class PipelineConfig:
 def config_from_env(environ=None) -> PipelineConfig:
   """PipelineConfig with overrides from TFX_TEXT_DATA, TFX_TEXT_TEXT_COLUMN,
   TFX_TEXT_LABEL_COLUMN, TFX_TEXT_TASK, TFX_TEXT_OUTPUT_DIR, TFX_TEXT_NAME,
-  TFX_TEXT_EMBEDDING, TFX_TEXT_EPOCHS and TFX_TEXT_BEAM_ARGS (space-separated): how the tfx
-  CLI's pipeline files are configured."""
+  TFX_TEXT_EMBEDDING, TFX_TEXT_EPOCHS, TFX_TEXT_BEAM_ARGS (space-separated),
+  TFX_TEXT_INFRA_VALIDATOR (as --infra-validator) and TFX_TEXT_MODEL_CARD (0: as
+  --no-model-card): how the tfx CLI's pipeline files are configured."""
   env = os.environ if environ is None else environ
   config = PipelineConfig()
   data_changes = {field: env[var] for var, field in (
@@ -175,6 +176,15 @@ def config_from_env(environ=None) -> PipelineConfig:
     config = config.replace(name=env["TFX_TEXT_NAME"])
   if env.get("TFX_TEXT_BEAM_ARGS"):
     config = config.replace(beam_args=tuple(env["TFX_TEXT_BEAM_ARGS"].split()))
+  if "TFX_TEXT_INFRA_VALIDATOR" in env:
+    if env["TFX_TEXT_INFRA_VALIDATOR"] not in INFRA_VALIDATORS:
+      raise ValueError(f"TFX_TEXT_INFRA_VALIDATOR={env['TFX_TEXT_INFRA_VALIDATOR']!r}: expected one of "
+                       f"{', '.join(INFRA_VALIDATORS)}")
+    config = config.replace(infra_validator=env["TFX_TEXT_INFRA_VALIDATOR"])
+  if "TFX_TEXT_MODEL_CARD" in env:
+    if env["TFX_TEXT_MODEL_CARD"] not in ("0", "1"):
+      raise ValueError(f"TFX_TEXT_MODEL_CARD={env['TFX_TEXT_MODEL_CARD']!r}: expected 0 or 1")
+    config = config.replace(model_card=env["TFX_TEXT_MODEL_CARD"] == "1")
   model_changes = {}
   if "TFX_TEXT_EMBEDDING" in env:
     model_changes["embedding_handle"] = env["TFX_TEXT_EMBEDDING"]
