@@ -42,7 +42,8 @@ def pytest_collection_modifyitems(items):
 # Modules that read one session-scoped run (conftest's blessed_sample): under pytest-xdist
 # one worker takes them all, so the run is made once. Paths as in pytest's node ids.
 SHARED_RUN_MODULES = {module: "blessed_sample" for module in
-                      ("tests/test_score.py", "tests/test_drift.py", "tests/test_portable_runner.py")}
+                      ("tests/test_score.py", "tests/test_drift.py", "tests/test_portable_runner.py",
+                       "tests/test_beam_orchestrator.py")}
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -124,17 +125,17 @@ def cli_args(config: PipelineConfig) -> list:
 
 @pytest.fixture(scope="session")
 def blessed_sample(tmp_path_factory):
-  """(config, last_run.json) of one fast run on the bundled sample, blessed and pushed:
-  for the steps that start from a blessed model (scoring, drift), and the DirectRunner side
-  of the portable-runner test. Made by `make run`'s command in a process of its own: a model
-  trained in a process that has trained others can differ (TF's op seeds follow the ops
-  created before), so the test process is no place for a reference run."""
+  """(config, last_run.json, the command's output) of one fast run on the bundled sample,
+  blessed and pushed: for the steps that start from a blessed model (scoring, drift), the
+  DirectRunner side of the portable-runner test, and the Beam orchestrator's test. Made
+  by `make run-beam`'s command in a process of its own: BeamDagRunner, every Beam step on
+  the DirectRunner's 2 worker processes, so the project's code is pickled to them."""
   config = fast_config(SAMPLE, session_folder(tmp_path_factory, "blessed-sample"))
-  done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", *cli_args(config)], cwd=REPO_ROOT,
-                        capture_output=True, text=True, check=False)
+  done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--runner", "beam", *cli_args(config)],
+                        cwd=REPO_ROOT, capture_output=True, text=True, check=False)
   result = last_run(config.output_dir)
   assert done.returncode == 0 and result["blessed"] and result["pushed_to"], done.stdout[-3000:] + done.stderr[-3000:]
-  return config, result
+  return config, result, done.stdout
 
 
 def pushed_versions(config: PipelineConfig) -> list:

@@ -46,7 +46,7 @@ def _serve_and_log(config, texts: list[str], log_dir, rate: float = 1.0) -> None
 
 
 def test_requests_are_logged_as_prediction_logs_with_their_answers(blessed_sample, tmp_path):
-  config, _ = blessed_sample
+  config, _, _ = blessed_sample
   texts = _trec_questions()[:30]
   _serve_and_log(config, texts, tmp_path / "logs")
   logged = [prediction_log_pb2.PredictionLog.FromString(r)
@@ -75,7 +75,7 @@ def test_the_log_folder_stays_bounded(tmp_path):
 
 
 def test_trec_questions_sent_to_an_imdb_model_are_flagged_imdb_reviews_are_not(blessed_sample, tmp_path):
-  config, _ = blessed_sample
+  config, _, _ = blessed_sample
   _serve_and_log(config, _trec_questions(), tmp_path / "trec")
   _serve_and_log(config, _imdb_reviews(), tmp_path / "imdb")
   trec = drift.compare(config, str(tmp_path / "trec"), str(tmp_path / "out-trec"))

@@ -29,7 +29,7 @@ def _run_portable(config) -> dict:
 
 
 def test_the_sample_through_the_portable_runner_matches_the_direct_runner(blessed_sample, tmp_path):
-  config, direct = blessed_sample
+  config, direct, _ = blessed_sample
   through_workers = _run_portable(config.replace(output_dir=str(tmp_path / "portable")))
   assert through_workers["blessed"] and through_workers["pushed_to"]
   # The same examples, model and metrics; sums combined in another order differ in the 9th digit.

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def blessed(blessed_sample):
-  return blessed_sample
+  config, result, _ = blessed_sample
+  return config, result
 
 
 def _args(config, *more) -> list:
