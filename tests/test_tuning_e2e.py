@@ -79,6 +79,8 @@ def test_the_trainer_trains_with_the_best_trial(tuned):
   assert len({json.dumps(t["values"], sort_keys=True) for t in trials}) == len(trials)  # no repeats
   assert all(t["values"]["embedding_handle"] == "minilm-wordpiece-bag" for t in trials)  # the fixed field
   assert {t["values"]["trainable"] for t in trials} == {True, False}
+  # Every trial after the first started from an estimate; a frozen one's was measured on the data.
+  assert trials[0]["estimate"] is None and all(t["estimate"] > 0 for t in trials[1:]), trials
   table = result.table()
   assert "tuning" in table and f"trial {best['trial']}" in table
 
