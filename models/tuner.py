@@ -264,6 +264,7 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
     self.fn_args, self.base, self.task = fn_args, base, task
     self._transform_output = None
     self._frozen = {}            # embedding handle -> measured seconds of its frozen trial
+    self._texts = None           # examples in the train and eval splits, counted once
     oracle.frozen_seconds = self.frozen_seconds
 
   def _datasets(self, values: dict):
@@ -291,10 +292,11 @@ class BudgetTuner(keras_tuner.engine.base_tuner.BaseTuner):
       for layer in layers:
         layer(texts)
       per_text = (time.time() - probe) / len(texts)
-      count = _records(self.fn_args.train_files + self.fn_args.eval_files)
-      self._frozen[handle] = (loaded + per_text * count) * (1 + FROZEN_HEAD_SHARE)
+      if self._texts is None:
+        self._texts = _records(self.fn_args.train_files + self.fn_args.eval_files)
+      self._frozen[handle] = (loaded + per_text * self._texts) * (1 + FROZEN_HEAD_SHARE)
       print(f"[tuner] {handle} frozen: {1000 * per_text:.1f} ms a text on {len(texts)} eval texts; "
-            f"{count:,} texts to embed, about {self._frozen[handle]:.0f} s (measured in {time.time() - start:.0f} s)",
+            f"{self._texts:,} texts to embed, about {self._frozen[handle]:.0f} s (measured in {time.time() - start:.0f} s)",
             flush=True)
     return self._frozen[handle]
 

@@ -5,7 +5,6 @@ overrides fields from flags. Model hyper-parameters live in models/model.py's
 ModelConfig, since the Trainer receives them as data.
 """
 import dataclasses
-import json
 import os
 from typing import Optional
 

@@ -18,7 +18,6 @@ import sys
 from google.protobuf import json_format
 
 from pipeline import paths
-from pipeline.config import REPO_ROOT
 from serving.clients.common import DEFAULT_MODEL, ServingClientError, predicted_labels
 from serving.clients.grpc_client import GrpcClient
 from serving.clients.rest_client import RestClient
@@ -38,7 +37,7 @@ def main(argv=None) -> int:
   p.add_argument("--rest", default="", help="REST base URL, e.g. http://localhost:8501 (instead of gRPC)")
   p.add_argument("--model", default="", help="TF Serving model name (default: the one the latest run in "
                                               f"--output-dir pushed to, else {DEFAULT_MODEL})")
-  p.add_argument("--output-dir", default=str(REPO_ROOT / "outputs"), help="where make run wrote last_run.json")
+  p.add_argument("--output-dir", default=str(paths.OUTPUT_DIR), help="where make run wrote last_run.json")
   p.add_argument("--version", type=int, default=None, help="pin a version (default: the latest)")
   p.add_argument("--timeout", type=float, default=10.0, help="deadline per request, seconds")
   p.add_argument("--status", action="store_true", help="print the model's version states")
